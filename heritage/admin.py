@@ -1,0 +1,44 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from heritage.models import DamageAnnotation, Motif, Site, User
+
+
+@admin.register(User)
+class HeritageUserAdmin(UserAdmin):
+    fieldsets = UserAdmin.fieldsets + (("Role", {"fields": ("role",)}),)
+    list_display = ("username", "email", "role", "is_active", "is_staff")
+    list_filter = ("role", "is_active", "is_staff")
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ("name", "region")
+    search_fields = ("name", "region")
+
+
+@admin.register(Motif)
+class MotifAdmin(admin.ModelAdmin):
+    list_display = ("title", "site", "era", "style", "width", "height", "created_at")
+    list_filter = ("site", "era", "style")
+    search_fields = ("title",)
+    readonly_fields = (
+        "original",
+        "sha256",
+        "width",
+        "height",
+        "working",
+        "preview",
+        "thumbnail",
+        "conversions",
+        "original_format",
+        "original_mode",
+        "file_size",
+    )
+
+
+@admin.register(DamageAnnotation)
+class DamageAnnotationAdmin(admin.ModelAdmin):
+    list_display = ("motif", "method", "protocol", "seed", "coverage", "created_at")
+    list_filter = ("method", "protocol")
+    readonly_fields = ("mask", "coverage", "supersedes")

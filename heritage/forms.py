@@ -1,0 +1,89 @@
+"""Forms of the catalogue pages: upload, metadata, filters, mask import and simulation."""
+
+from django import forms
+
+from heritage.models import DamageAnnotation, DamageKind, Motif, Site
+
+
+class MotifMetadataForm(forms.ModelForm):
+    site = forms.ModelChoiceField(
+        queryset=Site.objects.all(),
+        required=False,
+        empty_label="(choose a site, or name a new one below)",
+    )
+    new_site = forms.CharField(
+        label="New site",
+        max_length=200,
+        required=False,
+        help_text="e.g. Mogao Cave 285, Huashan cliff section 2",
+    )
+
+    class Meta:
+        model = Motif
+        fields = [
+            "title",
+            "site",
+            "location",
+            "era",
+            "style",
+            "medium",
+            "description",
+            "credit",
+            "licence",
+        ]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("site") and not data.get("new_site", "").strip():
+            self.add_error("site", "Choose the site of the motif or name a new one.")
+        return data
+
+
+class MotifUploadForm(MotifMetadataForm):
+    image = forms.FileField(
+        label="Photograph",
+        help_text="JPEG, PNG, TIFF or WebP; the file is stored untouched.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".jpg,.jpeg,.png,.tif,.tiff,.webp"}),
+    )
+    field_order = ["image", "title", "site", "new_site"]
+
+
+class MotifFilterForm(forms.Form):
+    q = forms.CharField(label="Search titles", required=False)
+    site = forms.ModelChoiceField(
+        queryset=Site.objects.all(), required=False, empty_label="All sites"
+    )
+    era = forms.CharField(required=False)
+    style = forms.CharField(required=False)
+
+
+class KindsField(forms.MultipleChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            choices=DamageKind.choices,
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+            **kwargs,
+        )
+
+
+class MaskImportForm(forms.Form):
+    mask = forms.FileField(help_text="A black-and-white PNG of the motif's size; white = damaged.")
+    kinds = KindsField(label="Damage kinds")
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class SimulateDamageForm(forms.Form):
+    protocol = forms.ChoiceField(choices=DamageAnnotation.Protocol.choices)
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
+
+
+class MaskSaveForm(forms.Form):
+    """What the damage editor posts when the curator saves."""
+
+    mask = forms.FileField()
+    kinds = KindsField()
+    notes = forms.CharField(required=False)
+    method = forms.ChoiceField(choices=[("drawn", "drawn"), ("segmented", "segmented")])
+    supersedes = forms.IntegerField(required=False)

@@ -1,0 +1,347 @@
+"""Catalogue pages: motif list, upload, detail, and the damage editor's endpoints."""
+
+import json
+from functools import wraps
+
+import numpy as np
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from PIL import Image
+
+from heritage import forms, masks, segment, selectors, services
+from heritage.models import DamageAnnotation, DamageKind, Motif
+
+
+def catalogue_required(view):
+    """Signed-in curators and experts only; visitors are sent to sign in."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not selectors.user_can_browse_catalogue(user=request.user):
+            raise PermissionDenied("The catalogue is open to curators and experts.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def curator_required(view):
+    """Curators only: uploads, annotations and (later) jobs change the catalogue."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_curator:
+            raise PermissionDenied("Only curators can do this.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    recent = []
+    if request.user.is_authenticated and selectors.user_can_browse_catalogue(user=request.user):
+        recent = selectors.motif_list()[:8]
+    return render(request, "heritage/home.html", {"recent": recent})
+
+
+@catalogue_required
+@require_GET
+def motif_list(request: HttpRequest) -> HttpResponse:
+    form = forms.MotifFilterForm(request.GET or None)
+    filters = {}
+    if form.is_bound:
+        # cleaned_data keeps every valid field: a stale site id drops that filter only.
+        form.is_valid()
+        filters = form.cleaned_data
+    motifs = selectors.motif_list(
+        site=filters["site"].pk if filters.get("site") else None,
+        era=filters.get("era", ""),
+        style=filters.get("style", ""),
+        search=filters.get("q", ""),
+    )
+    page = Paginator(motifs, 24).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "heritage/motif_list.html",
+        {
+            "form": form,
+            "page": page,
+            "choices": selectors.motif_filter_choices(),
+            "filters": filters,
+            "query": query.urlencode(),
+        },
+    )
+
+
+@curator_required
+def motif_upload(request: HttpRequest) -> HttpResponse:
+    form = forms.MotifUploadForm(request.POST or None, request.FILES or None)
+    duplicate = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            # A refused upload must not leave the new site it named behind.
+            with transaction.atomic():
+                site = data["site"] or services.site_get_or_create(name=data["new_site"])
+                motif = services.motif_create(
+                    uploaded_by=request.user,
+                    file=data["image"],
+                    filename=data["image"].name,
+                    site=site,
+                    **{name: data[name] for name in services.MOTIF_TEXT_FIELDS},
+                )
+        except services.DuplicateMotif as exc:
+            duplicate = exc.existing
+            form.add_error("image", _error_text(exc))
+        except ValidationError as exc:
+            form.add_error(
+                "image" if exc.code in {"bad_image", "too_large"} else None, _error_text(exc)
+            )
+        else:
+            messages.success(request, f'"{motif.title}" was added to the catalogue.')
+            return redirect(motif)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "heritage/motif_upload.html", {"form": form, "duplicate": duplicate}, status=status
+    )
+
+
+@catalogue_required
+def motif_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    motif = get_object_or_404(Motif.objects.select_related("site"), pk=pk)
+    return render(
+        request,
+        "heritage/motif_detail.html",
+        {
+            "motif": motif,
+            "annotations": selectors.annotation_list(motif=motif),
+            "import_form": forms.MaskImportForm(),
+            "simulate_form": forms.SimulateDamageForm(),
+        },
+    )
+
+
+@curator_required
+def motif_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    motif = get_object_or_404(Motif, pk=pk)
+    form = forms.MotifMetadataForm(request.POST or None, instance=motif)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            site = data["site"] or services.site_get_or_create(name=data["new_site"])
+            services.motif_update(
+                motif=motif,
+                updated_by=request.user,
+                site=site,
+                **{name: data[name] for name in services.MOTIF_TEXT_FIELDS},
+            )
+        except ValidationError as exc:
+            form.add_error(None, _error_text(exc))
+        else:
+            messages.success(request, "The metadata was saved.")
+            return redirect(motif)
+    return render(request, "heritage/motif_edit.html", {"form": form, "motif": motif})
+
+
+@catalogue_required
+@require_GET
+def motif_original(request: HttpRequest, pk: int) -> FileResponse:
+    """The untouched original, as an attachment so browsers never render it inline."""
+    motif = get_object_or_404(Motif, pk=pk)
+    content_type = Image.MIME.get(motif.original_format, "application/octet-stream")
+    return FileResponse(
+        motif.original.open("rb"),
+        as_attachment=True,
+        filename=motif.original_filename,
+        content_type=content_type,
+    )
+
+
+@curator_required
+@require_GET
+def annotation_editor(request: HttpRequest, pk: int, annotation_pk: int | None = None):
+    motif = get_object_or_404(Motif, pk=pk)
+    annotation = None
+    if annotation_pk is not None:
+        annotation = get_object_or_404(DamageAnnotation, pk=annotation_pk, motif=motif)
+        if hasattr(annotation, "superseded_by"):
+            latest = annotation.superseded_by
+            while hasattr(latest, "superseded_by"):
+                latest = latest.superseded_by
+            messages.info(request, "That annotation was revised; this is its latest revision.")
+            return redirect("heritage:annotation_edit", pk=motif.pk, annotation_pk=latest.pk)
+    config = {
+        "motifId": motif.pk,
+        "width": motif.width,
+        "height": motif.height,
+        "imageUrl": motif.rgb_file.url,
+        "maskUrl": annotation.mask.url if annotation else None,
+        "annotationId": annotation.pk if annotation else None,
+        "kinds": annotation.kinds if annotation else [],
+        "notes": annotation.notes if annotation else "",
+        "saveUrl": reverse("heritage:annotation_save", args=[motif.pk]),
+        "segmentUrl": reverse("heritage:annotation_segment", args=[motif.pk]),
+        "motifUrl": motif.get_absolute_url(),
+    }
+    return render(
+        request,
+        "heritage/annotation_editor.html",
+        {
+            "motif": motif,
+            "annotation": annotation,
+            "kinds": DamageKind.choices,
+            "config": config,
+            "simulate_form": forms.SimulateDamageForm(),
+        },
+    )
+
+
+@curator_required
+@require_POST
+def annotation_save(request: HttpRequest, pk: int) -> JsonResponse:
+    """Store the editor's mask (a PNG of the motif's size) as a new annotation or revision."""
+    motif = get_object_or_404(Motif, pk=pk)
+    form = forms.MaskSaveForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return JsonResponse({"error": _form_errors(form)}, status=400)
+    data = form.cleaned_data
+    supersedes = None
+    if data["supersedes"]:
+        supersedes = DamageAnnotation.objects.filter(pk=data["supersedes"], motif=motif).first()
+        if supersedes is None:
+            return JsonResponse(
+                {"error": "The annotation being revised does not exist."}, status=400
+            )
+    try:
+        mask = masks.read_mask(data["mask"].read(), width=motif.width, height=motif.height)
+        annotation = services.annotation_create(
+            motif=motif,
+            author=request.user,
+            mask=mask,
+            method=data["method"],
+            kinds=data["kinds"],
+            notes=data["notes"],
+            supersedes=supersedes,
+        )
+    except masks.MaskError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    except ValidationError as exc:
+        return JsonResponse({"error": _error_text(exc)}, status=400)
+    return JsonResponse(
+        {
+            "id": annotation.pk,
+            "coverage": annotation.coverage,
+            "editUrl": reverse("heritage:annotation_edit", args=[motif.pk, annotation.pk]),
+            "maskUrl": reverse("heritage:annotation_mask", args=[annotation.pk]),
+        },
+        status=201,
+    )
+
+
+def _form_errors(form) -> str:
+    return " ".join(f"{error}" for errors in form.errors.values() for error in errors)
+
+
+@curator_required
+@require_POST
+def annotation_segment(request: HttpRequest, pk: int) -> HttpResponse:
+    """Grow a region from 1-3 clicks; answers a PNG mask of the motif's size."""
+    motif = get_object_or_404(Motif, pk=pk)
+    try:
+        body = json.loads(request.body or b"{}")
+        positive = [(int(x), int(y)) for x, y in body.get("positive", [])]
+        negative = [(int(x), int(y)) for x, y in body.get("negative", [])]
+        tolerance = int(body.get("tolerance", 20))
+    except (ValueError, TypeError):
+        return JsonResponse({"error": 'Send clicks as {"positive": [[x, y], ...]}.'}, status=400)
+    with motif.rgb_file.open("rb") as handle:
+        rgb = np.asarray(Image.open(handle).convert("RGB"))
+    try:
+        region = segment.segment(rgb, positive=positive, negative=negative, tolerance=tolerance)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return HttpResponse(masks.encode_png(region), content_type="image/png")
+
+
+@curator_required
+@require_POST
+def annotation_import(request: HttpRequest, pk: int) -> HttpResponse:
+    motif = get_object_or_404(Motif, pk=pk)
+    form = forms.MaskImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            mask = masks.read_mask(data["mask"].read(), width=motif.width, height=motif.height)
+            services.annotation_create(
+                motif=motif,
+                author=request.user,
+                mask=mask,
+                method=DamageAnnotation.Method.IMPORTED,
+                kinds=data["kinds"],
+                notes=data["notes"],
+            )
+        except masks.MaskError as exc:
+            messages.error(request, f"The mask was not imported: {exc}")
+        except ValidationError as exc:
+            messages.error(request, f"The mask was not imported: {_error_text(exc)}")
+        else:
+            messages.success(request, "The mask was imported.")
+    else:
+        messages.error(request, f"The mask was not imported: {_form_errors(form)}")
+    return redirect(motif)
+
+
+@curator_required
+@require_POST
+def annotation_simulate(request: HttpRequest, pk: int) -> HttpResponse:
+    motif = get_object_or_404(Motif, pk=pk)
+    form = forms.SimulateDamageForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"No damage was simulated: {_form_errors(form)}")
+        return redirect(motif)
+    try:
+        annotation = services.annotation_simulate(
+            motif=motif,
+            author=request.user,
+            protocol=form.cleaned_data["protocol"],
+            seed=form.cleaned_data["seed"],
+        )
+    except ValidationError as exc:
+        messages.error(request, f"No damage was simulated: {_error_text(exc)}")
+        return redirect(motif)
+    messages.success(
+        request,
+        f"Simulated {annotation.get_protocol_display().lower()} damage (seed {annotation.seed}) "
+        f"covers {annotation.coverage:.0%} of the motif.",
+    )
+    return redirect(motif)
+
+
+@catalogue_required
+@require_GET
+def annotation_mask(request: HttpRequest, pk: int) -> FileResponse:
+    """Export a mask as a PNG file named after its motif."""
+    annotation = get_object_or_404(DamageAnnotation.objects.select_related("motif"), pk=pk)
+    filename = f"motif-{annotation.motif_id}-annotation-{annotation.pk}-mask.png"
+    return FileResponse(
+        annotation.mask.open("rb"),
+        content_type="image/png",
+        as_attachment=request.GET.get("download") == "1",
+        filename=filename,
+    )

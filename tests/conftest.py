@@ -1,0 +1,36 @@
+"""Fixtures shared by every app's tests."""
+
+import pytest
+
+from tests import factories
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """MEDIA_ROOT in a fresh temporary folder, returned as a Path."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    return root
+
+
+@pytest.fixture
+def curator(db):
+    return factories.make_user("curator-user", role="curator")
+
+
+@pytest.fixture
+def expert(db):
+    return factories.make_user("expert-user", role="expert")
+
+
+@pytest.fixture
+def plain_user(db):
+    """Signed in, but neither curator nor expert."""
+    return factories.make_user("plain-user")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Test users need no brute-force resistance; the default hasher costs ~0.25 s a user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
