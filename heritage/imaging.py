@@ -75,6 +75,10 @@ def _open_checked(stream: BinaryIO, max_pixels: int) -> Image.Image:
             "The file is not an image this catalogue can read (use JPEG, PNG, TIFF or WebP)."
         ) from exc
     except OSError as exc:
+        if "truncated" in str(exc).lower():
+            raise ImageRejected(
+                "The image file is truncated (incomplete upload or damaged file)."
+            ) from exc
         raise ImageRejected(f"The image file could not be read: {exc}.") from exc
     if image.format not in ACCEPTED_FORMATS:
         raise ImageRejected(f"{image.format} images are not accepted; use JPEG, PNG, TIFF or WebP.")

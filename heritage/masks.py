@@ -200,8 +200,9 @@ def simulate(protocol: str, *, width: int, height: int, seed: int) -> np.ndarray
 
 
 def _orientation(image: Image.Image) -> int:
-    # PNG keeps EXIF found after the pixel data unread until the pixels are decoded; browsers
-    # ignore such late EXIF too, so only EXIF available before decoding counts.
+    # Pillow sees a PNG eXIf chunk placed after the pixel data only once it has decoded them;
+    # the PNG spec wants eXIf before the pixels, and decoding first would defeat the size check.
+    # So only EXIF readable from the header counts.
     if image.format == "PNG" and "exif" not in image.info:
         return 1
     orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
@@ -218,6 +219,7 @@ def oriented_size(image: Image.Image) -> tuple[int, int]:
 
 
 def _as_grey(image: Image.Image) -> np.ndarray:
+    """uint8 (height, width) grey levels of a decoded image; MaskError for photos and odd modes."""
     mode = image.mode
     if mode == "L":
         return np.array(image)
@@ -283,7 +285,7 @@ def read_mask(
     stream = io.BytesIO(bytes(data)) if isinstance(data, bytes | bytearray | memoryview) else data
     try:
         image = Image.open(stream)
-        # Read before decoding: decoding a PNG can reveal late EXIF that browsers ignore.
+        # Read before decoding, for the reason given in _orientation.
         orientation = _orientation(image)
     except Image.DecompressionBombError as exc:
         raise MaskError("The mask file is too large to decode") from exc

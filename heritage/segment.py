@@ -16,14 +16,14 @@ GRABCUT_ITERATIONS = 3
 GRABCUT_PIXELS = 192 * 192
 # Radius (work pixels) of the disc around each click forced to foreground or background.
 _CLICK_RADIUS = 2
-# GrabCut fits 5-component colour models; with fewer samples than this it cannot (or should not).
-_MIN_MODEL_PIXELS = 64
+# GrabCut fits 5-component colour models; k-means needs at least 5 samples a side, and tiny
+# spots (a 2-3 pixel radius after downscaling) still deserve the refinement.
+_MIN_MODEL_PIXELS = 10
+# Flood pixels this far (GrabCut px) inside the flood's edge are definite foreground: where damage
+# and paint share colours, GrabCut would otherwise shrink a good flood to the clicked disc.
+_CORE = 2
 # Enclosed holes up to this share of the region are filled (pinholes in textured damage).
 _HOLE_SHARE = 0.1
-_MIN_MARGIN = 16
-_MARGIN_SHARE = 0.25
-_SMOOTH = 5
-_SEED_RADIUS = 2
 
 Point = tuple[int, int]
 
@@ -76,7 +76,7 @@ def _grabcut(
     bottom = max([box_y + box_h - 1] + [y for _, y in positive])
     # The margin gives GrabCut enough surrounding background to model without paying for the
     # whole image; pixels past it are background by construction.
-    margin = max(_MIN_MARGIN, round((max(right - left, bottom - top) + 1) * _MARGIN_SHARE))
+    margin = max(16, (max(right - left, bottom - top) + 1) // 4)
     left, top = max(0, left - margin), max(0, top - margin)
     right, bottom = min(width - 1, right + margin), min(height - 1, bottom + margin)
     crop = np.s_[top : bottom + 1, left : right + 1]
@@ -102,6 +102,12 @@ def _grabcut(
         ]
 
     labels = np.where(seeds > 127, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    core = cv2.erode(
+        (seeds > 127).astype(np.uint8),
+        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _CORE + 1, 2 * _CORE + 1)),
+        borderType=cv2.BORDER_REPLICATE,
+    )
+    labels[core > 0] = cv2.GC_FGD
     # The crop's inner edges (not the image's) are far from the candidate: definite background.
     ring = np.zeros(labels.shape, dtype=bool)
     ring[0, :], ring[-1, :] = top > 0, bottom < height - 1
@@ -230,10 +236,8 @@ def segment(
     if set(work_positive) & set(work_negative):
         raise ValueError("a positive and a negative click are too close together")
     # Smoothing lets the flood cross fine texture (cracks, pigment grain) inside a patch.
-    smooth = cv2.GaussianBlur(work, (_SMOOTH, _SMOOTH), 0)
+    smooth = cv2.GaussianBlur(work, (5, 5), 0)
     region = _flood(smooth, work_positive, tolerance)
-    for x, y in work_positive:
-        cv2.circle(region, (x, y), _SEED_RADIUS, 1, thickness=-1)
     region = _grabcut(work, region, work_positive, work_negative)
     if work_negative:
         region = _split_from_negatives(region, work_positive, work_negative)

@@ -14,9 +14,13 @@ def motif_list(
     *, site: int | None = None, era: str = "", style: str = "", search: str = ""
 ) -> QuerySet[Motif]:
     """Motifs, newest first, filtered by site id, era and style, searched by title words."""
-    motifs = Motif.objects.select_related("site").annotate(
-        annotation_count=Count("annotations", filter=Q(annotations__superseded_by__isnull=True))
-    ).order_by("-created_at", "-id")
+    motifs = (
+        Motif.objects.select_related("site")
+        .annotate(
+            annotation_count=Count("annotations", filter=Q(annotations__superseded_by__isnull=True))
+        )
+        .order_by("-created_at", "-id")
+    )
     if site:
         motifs = motifs.filter(site_id=site)
     if era:

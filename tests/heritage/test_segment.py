@@ -1,6 +1,5 @@
 """Tests for heritage.segment: click-to-segment damaged patches."""
 
-import time
 from pathlib import Path
 
 import cv2
@@ -134,12 +133,10 @@ def test_segment_refuses_images_that_are_not_rgb_uint8(image):
 
 
 @pytest.mark.skipif(not (DATA / "photos").is_dir(), reason="shared test data absent")
-def test_segment_is_interactive_on_a_1024_pixel_photo():
+def test_segment_on_a_large_real_photo_marks_clicks_and_spares_negatives():
+    # Speed on such photos is measured in bench/segment.py, not here.
     photo = Image.open(DATA / "photos" / "photo_kodak_kodim06.png").convert("RGB")
     image = np.asarray(photo.resize((1024, 1024)))
-    clicks = {"positive": [(500, 500), (100, 900)], "negative": [(10, 10)]}
-    seg.segment(image, **clicks)  # first call pays OpenCV's one-off start-up
-    started = time.perf_counter()
-    mask = seg.segment(image, **clicks)
-    assert time.perf_counter() - started < 0.5
-    assert mask[500, 500] == 255 and mask[10, 10] == 0
+    mask = seg.segment(image, positive=[(500, 500), (100, 900)], negative=[(10, 10)])
+    assert mask.shape == (1024, 1024)
+    assert mask[500, 500] == 255 and mask[900, 100] == 255 and mask[10, 10] == 0
