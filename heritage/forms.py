@@ -3,6 +3,7 @@
 from django import forms
 
 from heritage.models import DamageAnnotation, DamageKind, Motif, Site
+from heritage.services import MOTIF_TEXT_FIELDS
 
 
 class MotifMetadataForm(forms.ModelForm):
@@ -20,17 +21,7 @@ class MotifMetadataForm(forms.ModelForm):
 
     class Meta:
         model = Motif
-        fields = [
-            "title",
-            "site",
-            "location",
-            "era",
-            "style",
-            "medium",
-            "description",
-            "credit",
-            "licence",
-        ]
+        fields = ["title", "site", *MOTIF_TEXT_FIELDS[1:]]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def clean(self):

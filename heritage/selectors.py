@@ -10,6 +10,16 @@ def user_can_browse_catalogue(*, user: User) -> bool:
     return user.is_authenticated and (user.is_curator or user.is_expert)
 
 
+def user_first_curator() -> User | None:
+    """The longest-standing active curator or superuser, to act for commands; None if none."""
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(role=User.Role.CURATOR))
+        .order_by("pk")
+        .first()
+    )
+
+
 def motif_list(
     *, site: int | None = None, era: str = "", style: str = "", search: str = ""
 ) -> QuerySet[Motif]:
@@ -40,7 +50,7 @@ def motif_filter_choices() -> dict[str, list]:
         return sorted(set(values), key=str.casefold)
 
     return {
-        "sites": list(Site.objects.annotate(n=Count("motifs")).filter(n__gt=0)),
+        "sites": list(Site.objects.annotate(n=Count("motifs")).filter(n__gt=0).order_by("name")),
         "eras": distinct("era"),
         "styles": distinct("style"),
     }

@@ -344,7 +344,6 @@ def test_original_download_is_an_attachment_with_the_original_bytes(curator, exp
     assert response["Content-Type"] == "image/jpeg"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert b"".join(response.streaming_content) == data
-    response.close()
 
 
 # Masks: import, editor save, click-to-segment, simulate, export
@@ -538,14 +537,12 @@ def test_annotation_mask_export_is_a_png_and_an_attachment_on_request(
     assert shown["Content-Type"] == "image/png"
     assert not shown["Content-Disposition"].startswith("attachment")
     assert np.array_equal(_decode(b"".join(shown.streaming_content)), mask)
-    shown.close()
 
     download = expert_client.get(url, {"download": "1"})
     assert download["Content-Disposition"].startswith("attachment;")
     assert (
         f"motif-{motif.pk}-annotation-{annotation.pk}-mask.png" in (download["Content-Disposition"])
     )
-    download.close()
 
 
 def _editor_config(page: str) -> dict:

@@ -8,11 +8,10 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models import Q
 from django.utils.text import capfirst
 from tqdm import tqdm
 
-from heritage import services
+from heritage import selectors, services
 from heritage.models import User
 
 METADATA_COLUMNS = ("title", "site", *(f for f in services.MOTIF_TEXT_FIELDS if f != "title"))
@@ -108,12 +107,7 @@ class Command(BaseCommand):
             if not user.is_curator:
                 raise CommandError(f"{username} is not an active curator; only curators import.")
             return user
-        user = (
-            User.objects.filter(is_active=True)
-            .filter(Q(is_superuser=True) | Q(role=User.Role.CURATOR))
-            .order_by("pk")
-            .first()
-        )
+        user = selectors.user_first_curator()
         if user is None:
             raise CommandError(
                 "No active curator or superuser to record as uploader; create one "

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models import Q
 from django.urls import reverse
 from tqdm import tqdm
 
-from heritage import demo, imaging, services
+from heritage import demo, imaging, selectors, services
 from heritage.models import DamageAnnotation, Motif, Site, User
 
 DEMO_CREDIT = "Procedurally generated demo content"
@@ -148,12 +147,7 @@ class Command(BaseCommand):
         user = User.objects.filter(username="curator").first()
         if user is not None and user.is_curator:
             return user
-        user = (
-            User.objects.filter(is_active=True)
-            .filter(Q(is_superuser=True) | Q(role=User.Role.CURATOR))
-            .order_by("pk")
-            .first()
-        )
+        user = selectors.user_first_curator()
         if user is None:
             raise CommandError(
                 "The existing 'curator' account is not an active curator and no other curator "
