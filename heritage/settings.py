@@ -117,6 +117,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Jobs and the web share one SQLite file: wait for locks instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    _sqlite_file = str(DATABASES["default"]["NAME"])
+    if _sqlite_file != ":memory:" and not _sqlite_file.startswith("file:"):
+        # A fresh checkout has no var/ yet; SQLite creates the file but not its folder.
+        Path(_sqlite_file).parent.mkdir(parents=True, exist_ok=True)
 elif DATABASES["default"]["ENGINE"] not in {"django.db.backends.postgresql"}:
     raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:// URL")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
