@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP and WebSocket on one server."""
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -12,8 +13,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from heritage.routing import websocket_urlpatterns  # noqa: E402
+from restoration.progress import remember_server_loop  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
@@ -21,3 +23,9 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+
+async def application(scope, receive, send):
+    # Embedded jobs run in threads and publish progress through this loop's channel layer.
+    remember_server_loop(asyncio.get_running_loop())
+    return await router(scope, receive, send)

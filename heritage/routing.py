@@ -1,3 +1,5 @@
-"""WebSocket routes of every app; apps add theirs here as they gain live views."""
+"""WebSocket routes of every app."""
 
-websocket_urlpatterns: list = []
+from restoration.routing import websocket_urlpatterns as restoration_routes
+
+websocket_urlpatterns = [*restoration_routes]

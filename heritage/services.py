@@ -311,6 +311,14 @@ def annotation_simulate(
     )
 
 
+def motif_read_rgb(*, motif: Motif) -> np.ndarray:
+    """The motif as engines and the editor see it: uint8 (height, width, 3) RGB, upright."""
+    from PIL import Image
+
+    with motif.rgb_file.open("rb") as handle:
+        return np.asarray(Image.open(handle).convert("RGB"))
+
+
 def annotation_read_mask(*, annotation: DamageAnnotation) -> np.ndarray:
     """The stored mask as a uint8 array of the motif's size."""
     with annotation.mask.open("rb") as handle:

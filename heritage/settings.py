@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "heritage",
+    "restoration",
 ]
 
 MIDDLEWARE = [
@@ -194,9 +195,42 @@ else:
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
+# A job is acknowledged only when it ends, and goes back to the queue if its worker dies.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_ROUTES = {"restoration.tasks.*": {"queue": "gpu"}}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Restoration jobs run in Celery workers when a broker is configured, otherwise in a thread
+# of the server process (the embedded default). HERITAGE_JOB_RUNNER overrides the choice.
+RESTORATION_RUNNER = env.str(
+    "HERITAGE_JOB_RUNNER",
+    default="celery" if (REDIS_URL or env.str("CELERY_BROKER_URL", default="")) else "embedded",
+)
+if RESTORATION_RUNNER not in {"embedded", "celery"}:
+    raise ImproperlyConfigured(
+        f"HERITAGE_JOB_RUNNER must be embedded or celery, got {RESTORATION_RUNNER!r}"
+    )
+if RESTORATION_RUNNER == "celery" and CELERY_BROKER_URL == "memory://":
+    raise ImproperlyConfigured("HERITAGE_JOB_RUNNER=celery needs REDIS_URL or CELERY_BROKER_URL")
+# Seconds a job may run before it is stopped and marked failed.
+RESTORATION_TIME_LIMIT = _positive_int("HERITAGE_JOB_TIME_LIMIT", 3600)
+RESTORATION_DEVICE = env.str("HERITAGE_DEVICE", default="cpu")
+# Engines by name: dotted paths imported on first use. HERITAGE_ENGINES adds or replaces
+# entries as "name=package.module.Class,other=...".
+RESTORATION_ENGINES = {
+    "telea": "restoration.engines.telea.TeleaEngine",
+    "navier_stokes": "restoration.engines.navier_stokes.NavierStokesEngine",
+    "exemplar": "restoration.engines.exemplar.ExemplarEngine",
+}
+for _entry in env.list("HERITAGE_ENGINES", default=[]):
+    _name, _, _path = _entry.partition("=")
+    if not _name.strip() or "." not in _path:
+        raise ImproperlyConfigured(
+            f"HERITAGE_ENGINES entries look like name=package.module.Class, got {_entry!r}"
+        )
+    RESTORATION_ENGINES[_name.strip()] = _path.strip()
 
 # Images: uploads above this many pixels are refused (and decompression bombs with them).
 HERITAGE_MAX_IMAGE_PIXELS = _positive_int("HERITAGE_MAX_IMAGE_PIXELS", 150_000_000)

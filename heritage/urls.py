@@ -39,6 +39,7 @@ app_name_patterns = (
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include(app_name_patterns)),
+    path("", include("restoration.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

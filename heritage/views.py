@@ -3,7 +3,6 @@
 import json
 from functools import wraps
 
-import numpy as np
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -270,8 +269,7 @@ def annotation_segment(request: HttpRequest, pk: int) -> HttpResponse:
         tolerance = int(body.get("tolerance", 20))
     except (ValueError, TypeError):
         return JsonResponse({"error": 'Send clicks as {"positive": [[x, y], ...]}.'}, status=400)
-    with motif.rgb_file.open("rb") as handle:
-        rgb = np.asarray(Image.open(handle).convert("RGB"))
+    rgb = services.motif_read_rgb(motif=motif)
     try:
         region = segment.segment(rgb, positive=positive, negative=negative, tolerance=tolerance)
     except ValueError as exc:

@@ -81,3 +81,19 @@ def files_under(root) -> list[str]:
     """Relative paths of every file (not folder) under a directory, sorted."""
     root = Path(root)
     return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def make_demo_motif(
+    *, user: User, width: int = 96, height: int = 64, seed: int = 0, title: str = "Demo motif"
+) -> Motif:
+    """An intact generated rock-art motif (textured, so engines have something to copy)."""
+    from heritage import demo, imaging
+
+    artwork = demo.rock_art(seed=seed, width=width, height=height, damaged=False)
+    return services.motif_create(
+        uploaded_by=user,
+        file=io.BytesIO(imaging.encode_png(artwork.image)),
+        filename=f"demo-{seed}.png",
+        site=services.site_get_or_create(name="Huashan test cliff"),
+        title=title,
+    )

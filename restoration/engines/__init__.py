@@ -1,0 +1,1 @@
+"""Restoration engines: one module per engine behind `base.Engine`, loaded through `registry`."""

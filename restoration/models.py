@@ -1,0 +1,99 @@
+"""Restoration jobs and their results, with the provenance needed to reproduce them."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from heritage.models import DamageAnnotation, Motif
+
+
+class RestorationJob(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    motif = models.ForeignKey(Motif, on_delete=models.CASCADE, related_name="restoration_jobs")
+    # A mask that jobs were run on is evidence: it cannot be deleted from under them.
+    annotation = models.ForeignKey(
+        DamageAnnotation, on_delete=models.PROTECT, related_name="restoration_jobs"
+    )
+    engine = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField(default=0)
+    colour_correction = models.BooleanField(default=False)
+    checkpoint = models.CharField(max_length=500, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    step = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    device = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
+    )
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Bumped with every progress update; a running job whose heartbeat stops is stale.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk}: {self.engine} on {self.motif}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("restoration:job_detail", args=[self.pk])
+
+    @property
+    def websocket_path(self) -> str:
+        return f"/ws/restoration/jobs/{self.pk}/"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total if self.total else 0.0
+
+
+class Restoration(models.Model):
+    job = models.OneToOneField(RestorationJob, on_delete=models.CASCADE, related_name="result")
+    image = models.FileField(upload_to="restorations/%Y/%m/", max_length=500)
+    preview = models.FileField(upload_to="restorations/%Y/%m/", max_length=500)
+    # What the engine was given, as a preview: the motif, with simulated damage blacked out.
+    input_preview = models.FileField(upload_to="restorations/%Y/%m/", max_length=500)
+    # Transparent PNG tracing the reconstructed area, for the "what was restored" overlay.
+    outline = models.FileField(upload_to="restorations/%Y/%m/", max_length=500)
+    engine = models.CharField(max_length=64)
+    engine_version = models.CharField(max_length=64)
+    checkpoint_sha256 = models.CharField(max_length=64, blank=True)
+    params = models.JSONField(default=dict)
+    seed = models.BigIntegerField()
+    colour_correction = models.BooleanField(default=False)
+    device = models.CharField(max_length=64)
+    seconds = models.FloatField()
+    # Against the motif itself when the damage was simulated (ground truth known), else empty.
+    metrics = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.engine} restoration of {self.job.motif}"

@@ -1,0 +1,158 @@
+"""Running one engine on one image: validation, seeding, colour correction, composition, timing."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from restoration.engines.base import Engine, EngineError, ProgressCallback
+from restoration.engines.colour import colour_correct
+
+PREVIEW_SIDE = 256
+# Shrinking a big mural's preview costs tens of milliseconds, and clients show a few a second.
+PREVIEW_INTERVAL = 0.25
+
+
+@dataclass
+class RestoreResult:
+    """The composed image ((H, W, 3) uint8 RGB), wall-clock seconds and progress reports."""
+
+    image: np.ndarray
+    seconds: float
+    steps: int
+
+
+def validate_inputs(
+    image: np.ndarray, mask: np.ndarray, *, require_intact: bool = True
+) -> np.ndarray:
+    """Check an image and its mask; returns the mask as (H, W) bool, True = damaged.
+
+    image must be (H, W, 3) uint8 RGB; mask (H, W), bool or uint8 (values > 127 = damaged,
+    as masks are stored). Raises EngineError for a wrong dtype or shape, a mask of another
+    size (naming both), a mask that marks nothing, and, when `require_intact`, one that marks
+    everything.
+    """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        kind = getattr(image, "dtype", type(image).__name__)
+        raise EngineError(f"The image must be an 8-bit RGB array, got {kind}")
+    if image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+        raise EngineError(f"The image must be RGB with shape (height, width, 3), got {image.shape}")
+    if not isinstance(mask, np.ndarray) or mask.dtype not in (np.bool_, np.uint8):
+        kind = getattr(mask, "dtype", type(mask).__name__)
+        raise EngineError(f"The mask must be a boolean or 8-bit array, got {kind}")
+    if mask.ndim != 2:
+        raise EngineError(f"The mask must have one channel (height, width), got {mask.shape}")
+    if mask.shape != image.shape[:2]:
+        raise EngineError(
+            f"The mask is {mask.shape[1]}x{mask.shape[0]} pixels but the image is "
+            f"{image.shape[1]}x{image.shape[0]}; they must be the same size"
+        )
+    damaged = mask if mask.dtype == np.bool_ else mask > 127
+    if not damaged.any():
+        raise EngineError("The mask marks no damage")
+    if require_intact and damaged.all():
+        raise EngineError(
+            "The mask marks the whole image as damaged; nothing is left to restore from"
+        )
+    return damaged
+
+
+def compose(original: np.ndarray, output: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """original where intact, output where damaged (mask True): every intact pixel is
+    byte-identical to the original. Arrays (H, W, 3) uint8 and (H, W) bool."""
+    return np.where(mask[..., None], output, original)
+
+
+def preview_jpeg(
+    image: np.ndarray, *, longest_side: int = PREVIEW_SIDE, quality: int = 70
+) -> bytes:
+    """JPEG bytes of an RGB uint8 image shrunk (never enlarged) to `longest_side` pixels.
+
+    Raises ValueError for an image that is not (H, W, 3) uint8.
+    """
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.dtype} {image.shape}")
+    small = _shrink(image, longest_side)
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise ValueError("the preview could not be encoded as JPEG")
+    return encoded.tobytes()
+
+
+def _shrink(image: np.ndarray, longest_side: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    scale = longest_side / max(height, width)
+    if scale >= 1:
+        return np.ascontiguousarray(image)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def run(
+    engine: Engine,
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    seed: int,
+    params: Mapping[str, object] | None,
+    on_progress: ProgressCallback | None = None,
+    colour_correction: bool = False,
+) -> RestoreResult:
+    """Validate, run the engine, optionally colour-correct, and compose the result.
+
+    image (H, W, 3) uint8 RGB; mask (H, W) bool or uint8 (> 127 = damaged); seed a
+    non-negative int (numpy's legacy global generator, Python's `random` and OpenCV's are
+    seeded with it too, for engines that use them). on_progress receives the engine's reports
+    with previews shrunk to at most 256 pixels and thinned to about four a second (the last
+    one always kept). Raises EngineError for bad inputs or parameters; `Cancelled` from
+    on_progress propagates.
+    """
+    damaged = validate_inputs(image, mask, require_intact=engine.requires_intact)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise EngineError(f"The seed must be a non-negative integer, got {seed!r}")
+    cleaned = engine.clean_params(params)
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    cv2.setRNGSeed(seed % 2**31)
+    # A read-only view turns an engine writing into its input into an error, not a corruption.
+    frozen = image.view()
+    frozen.flags.writeable = False
+    steps = 0
+    last_preview = -np.inf
+
+    def report(step: int, total: int, preview: np.ndarray | None) -> None:
+        nonlocal steps, last_preview
+        steps += 1
+        if preview is not None:
+            now = time.monotonic()
+            if step >= total or now - last_preview >= PREVIEW_INTERVAL:
+                last_preview = now
+                preview = _shrink(preview, PREVIEW_SIDE)
+            else:
+                preview = None
+        if on_progress is not None:
+            on_progress(step, total, preview)
+
+    started = time.perf_counter()
+    output = engine.restore(frozen, damaged, seed=seed, params=cleaned, on_progress=report)
+    if (
+        not isinstance(output, np.ndarray)
+        or output.shape != image.shape
+        or output.dtype != np.uint8
+    ):
+        raise RuntimeError(
+            f"Engine {engine.name!r} returned {getattr(output, 'dtype', type(output))} "
+            f"{getattr(output, 'shape', '')} instead of {image.shape} uint8"
+        )
+    if colour_correction:
+        output = colour_correct(image, output, damaged)
+    result = compose(image, output, damaged)
+    return RestoreResult(image=result, seconds=time.perf_counter() - started, steps=steps)

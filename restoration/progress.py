@@ -1,0 +1,126 @@
+"""Job progress: the latest state in the database, every event to the job's channel group."""
+
+import asyncio
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from asgiref.sync import async_to_sync
+from celery.exceptions import SoftTimeLimitExceeded
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from restoration.models import RestorationJob
+
+logger = logging.getLogger(__name__)
+
+# Database writes and cancellation checks are throttled; channel events are not (one per step).
+DB_INTERVAL = 0.5
+PREVIEW_INTERVAL = 0.5
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+_server_loop_lock = threading.Lock()
+
+
+def remember_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Record the ASGI server's event loop, so job threads can reach the in-memory layer."""
+    global _server_loop
+    with _server_loop_lock:
+        _server_loop = loop
+
+
+def group_name(job_id: int) -> str:
+    return f"restoration.job.{job_id}"
+
+
+def publish(job_id: int, message: dict) -> None:
+    """Send one event ({"type": "job.<kind>", ...}) to everyone watching the job.
+
+    The in-memory channel layer (embedded mode) lives on the server's event loop and is not
+    thread-safe, so events from job threads are handed to that loop; a shared layer (Redis)
+    is reached directly.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    loop = _server_loop
+    try:
+        running_here = asyncio.get_running_loop() is loop
+    except RuntimeError:
+        running_here = False
+    try:
+        if loop is not None and loop.is_running() and not running_here:
+            future = asyncio.run_coroutine_threadsafe(
+                layer.group_send(group_name(job_id), message), loop
+            )
+            future.result(timeout=10)
+        else:
+            async_to_sync(layer.group_send)(group_name(job_id), message)
+    except Exception:
+        # Watching is best effort: a lost event must never fail the job itself.
+        logger.exception("could not publish progress of job %s", job_id)
+
+
+def data_url(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+def eta_seconds(job: RestorationJob, *, now=None) -> float | None:
+    """Seconds left, extrapolated from the time the steps so far took; None before step 1."""
+    if job.status != RestorationJob.Status.RUNNING or not job.started_at or not job.step:
+        return None
+    elapsed = ((now or timezone.now()) - job.started_at).total_seconds()
+    return max(0.0, elapsed / job.step * (job.total - job.step))
+
+
+class Reporter:
+    """The engine's on_progress callback for one job: publishes, persists, checks cancel."""
+
+    def __init__(
+        self,
+        job_id: int,
+        *,
+        encode_preview: Callable[[object], bytes],
+        cancelled: type[Exception],
+        time_limit: float,
+    ):
+        self.job_id = job_id
+        self.encode_preview = encode_preview
+        self.cancelled = cancelled
+        self.started = time.monotonic()
+        self.time_limit = time_limit
+        self._last_db = 0.0
+        self._last_preview = 0.0
+
+    def __call__(self, step: int, total: int, preview=None) -> None:
+        now = time.monotonic()
+        elapsed = now - self.started
+        if elapsed > self.time_limit:
+            # Embedded jobs have no Celery to stop them; the same exception ends them here.
+            raise SoftTimeLimitExceeded(f"job {self.job_id} ran past {self.time_limit} s")
+        message = {
+            "type": "job.progress",
+            "job": self.job_id,
+            "status": RestorationJob.Status.RUNNING,
+            "step": step,
+            "total": total,
+            "eta": round(elapsed / step * (total - step), 1) if step else None,
+        }
+        if preview is not None and (now - self._last_preview >= PREVIEW_INTERVAL or step == total):
+            self._last_preview = now
+            message["preview"] = data_url(self.encode_preview(preview))
+        publish(self.job_id, message)
+        if now - self._last_db >= DB_INTERVAL or step >= total:
+            self._last_db = now
+            running = RestorationJob.objects.filter(
+                pk=self.job_id, status=RestorationJob.Status.RUNNING, cancel_requested=False
+            ).update(step=step, total=total, heartbeat_at=timezone.now())
+        else:
+            # Checked at every step (one indexed read) so Cancel takes effect at the next one.
+            running = RestorationJob.objects.filter(
+                pk=self.job_id, status=RestorationJob.Status.RUNNING, cancel_requested=False
+            ).exists()
+        if not running:
+            raise self.cancelled(f"job {self.job_id} was cancelled or is no longer running")

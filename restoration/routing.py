@@ -1,0 +1,9 @@
+"""WebSocket routes of restoration jobs."""
+
+from django.urls import path
+
+from restoration.consumers import JobProgressConsumer
+
+websocket_urlpatterns = [
+    path("ws/restoration/jobs/<int:job_id>/", JobProgressConsumer.as_asgi()),
+]

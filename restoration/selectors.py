@@ -1,0 +1,107 @@
+"""Reads of restoration jobs and results, with who may see them."""
+
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from heritage.models import DamageAnnotation, Motif, User
+from restoration import progress
+from restoration.models import RestorationJob
+
+
+def user_can_see_jobs(*, user: User | None) -> bool:
+    """Jobs name their engines, so only curators see them (experts score blind)."""
+    return bool(user is not None and user.is_authenticated and user.is_curator)
+
+
+def job_for_user(*, job_id: int, user: User | None) -> RestorationJob | None:
+    """The job if `user` may see it, else None (missing and forbidden look the same)."""
+    if not user_can_see_jobs(user=user):
+        return None
+    return (
+        RestorationJob.objects.select_related("motif", "annotation", "requested_by")
+        .filter(pk=job_id)
+        .first()
+    )
+
+
+def job_state(*, job: RestorationJob) -> dict:
+    """The job as the WebSocket reports it (snapshot and final events)."""
+    state = {
+        "job": job.pk,
+        "status": job.status,
+        "step": job.step,
+        "total": job.total,
+        "eta": progress.eta_seconds(job),
+        "error": job.error or None,
+    }
+    if job.status == RestorationJob.Status.SUCCEEDED:
+        state["result_url"] = reverse("restoration:job_detail", args=[job.pk]) + "#result"
+    return state
+
+
+def job_list_for_motif(*, motif: Motif) -> QuerySet[RestorationJob]:
+    return (
+        RestorationJob.objects.filter(motif=motif)
+        .select_related("annotation", "requested_by", "result")
+        .order_by("-created_at", "-id")
+    )
+
+
+def comparison(*, annotation: DamageAnnotation, engines: list[str]) -> list[dict]:
+    """Per engine, the latest successful restoration of the annotation and the latest job."""
+    jobs = (
+        RestorationJob.objects.filter(annotation=annotation)
+        .select_related("result")
+        .order_by("-created_at", "-id")
+    )
+    latest_success: dict[str, RestorationJob] = {}
+    latest_job: dict[str, RestorationJob] = {}
+    for job in jobs:
+        latest_job.setdefault(job.engine, job)
+        if job.status == RestorationJob.Status.SUCCEEDED:
+            latest_success.setdefault(job.engine, job)
+    names = list(engines) + sorted(set(latest_job) - set(engines))
+    rows = []
+    for name in names:
+        job = latest_success.get(name) or latest_job.get(name)
+        restoration = getattr(latest_success.get(name), "result", None)
+        rows.append(
+            {
+                "engine": name,
+                "job": job,
+                "restoration": restoration,
+                "metrics": metric_rows(restoration.metrics) if restoration else [],
+                # Neither a result nor a job under way: the compare page offers to launch it.
+                "missing": restoration is None
+                and (job is None or job.is_finished)
+                and name in engines,
+            }
+        )
+    return rows
+
+
+# Display of the metrics a restoration stores (restoration.metrics.compute_all).
+METRIC_COLUMNS = [
+    # "none": how a missing value reads (identical images have an infinite PSNR; HaarPSI is
+    # undefined where neither image has structure).
+    {"key": "psnr", "label": "PSNR", "unit": "dB", "higher_is_better": True, "none": "∞"},
+    {"key": "ssim", "label": "SSIM", "unit": "", "higher_is_better": True, "none": "n/a"},
+    {"key": "haarpsi", "label": "HaarPSI", "unit": "", "higher_is_better": True, "none": "n/a"},
+    {"key": "mae", "label": "MAE", "unit": "", "higher_is_better": False, "none": "n/a"},
+    {"key": "mse", "label": "MSE", "unit": "", "higher_is_better": False, "none": "n/a"},
+    {"key": "tv", "label": "TV", "unit": "", "higher_is_better": None, "none": "n/a"},
+]
+
+
+def metric_rows(metrics: dict | None) -> list[dict]:
+    """Rows of (label, whole-image value, damaged-region value) for a metrics table."""
+    if not metrics:
+        return []
+    return [
+        {
+            **column,
+            "whole": metrics.get("whole", {}).get(column["key"]),
+            "damaged": metrics.get("damaged", {}).get(column["key"]),
+        }
+        for column in METRIC_COLUMNS
+    ]

@@ -1,0 +1,359 @@
+"""Writes of restoration jobs: create, queue, claim, run, cancel, retry, sweep stale ones."""
+
+import hashlib
+import io
+import logging
+import os
+import socket
+from datetime import timedelta
+
+import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from PIL import Image
+
+from heritage.models import DamageAnnotation, User
+from heritage.services import annotation_read_mask, motif_read_rgb
+from restoration import progress, selectors
+from restoration.engines.base import Cancelled, EngineError
+from restoration.engines.registry import Registry
+from restoration.models import Restoration, RestorationJob
+
+logger = logging.getLogger(__name__)
+
+Status = RestorationJob.Status
+
+registry = Registry(settings.RESTORATION_ENGINES)
+
+
+def _require_curator(user: User | None) -> None:
+    if user is None or not user.is_curator:
+        raise PermissionDenied("Only curators can run restorations.")
+
+
+def job_create(
+    *,
+    requested_by: User,
+    annotation: DamageAnnotation,
+    engine: str,
+    params: dict | None = None,
+    seed: int = 0,
+    colour_correction: bool = False,
+    checkpoint: str = "",
+) -> RestorationJob:
+    """Save a job and queue it once the transaction commits.
+
+    Raises PermissionDenied for non-curators and ValidationError for an unknown engine, bad
+    parameters or a seed out of range.
+    """
+    _require_curator(requested_by)
+    if not 0 <= seed < 2**31:
+        raise ValidationError("The seed must be a whole number from 0 to 2147483647.")
+    try:
+        cleaned = registry.clean_params(engine, params or {})
+    except EngineError as exc:
+        raise ValidationError(str(exc)) from exc
+    job = RestorationJob.objects.create(
+        motif=annotation.motif,
+        annotation=annotation,
+        engine=engine,
+        params=cleaned,
+        seed=seed,
+        colour_correction=colour_correction,
+        checkpoint=checkpoint,
+        requested_by=requested_by,
+    )
+    transaction.on_commit(lambda: job_dispatch(job_id=job.pk))
+    return job
+
+
+def job_dispatch(*, job_id: int) -> None:
+    """Hand a saved job to the configured runner: Celery queue `gpu`, or a server thread."""
+    if settings.RESTORATION_RUNNER == "celery":
+        from restoration.tasks import run_restoration_job
+
+        run_restoration_job.apply_async(args=[job_id], queue="gpu")
+    else:
+        from restoration import embedded
+
+        embedded.submit(job_id)
+
+
+def job_claim(*, job_id: int, worker: str) -> bool:
+    """Move a pending job to running; False if another delivery or a cancel got there first.
+
+    A running job whose heartbeat stopped longer than the time limit ago (its worker died) is
+    claimed again too, so a redelivered job does not stay stuck.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.RESTORATION_TIME_LIMIT)
+    claimable = RestorationJob.objects.filter(pk=job_id, cancel_requested=False).filter(
+        status=Status.PENDING
+    ) | RestorationJob.objects.filter(
+        pk=job_id, cancel_requested=False, status=Status.RUNNING, heartbeat_at__lt=stale
+    )
+    job = claimable.first()
+    if job is None:
+        return False
+    updated = (
+        RestorationJob.objects.filter(pk=job_id, status=job.status)
+        .filter(heartbeat_at=job.heartbeat_at)
+        .update(
+            status=Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker,
+            device=settings.RESTORATION_DEVICE,
+            attempts=job.attempts + 1,
+            step=0,
+        )
+    )
+    return updated == 1
+
+
+def _finish(job_id: int, status: str, **fields) -> bool:
+    """Conditionally end a running job; False if it was no longer running."""
+    return (
+        RestorationJob.objects.filter(pk=job_id, status=Status.RUNNING).update(
+            status=status, finished_at=timezone.now(), **fields
+        )
+        == 1
+    )
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def job_run(*, job_id: int) -> None:
+    """Claim and run one job: engine, composition, result, provenance, metrics, events.
+
+    Never raises for a failing engine: the error is stored on the job and published.
+    """
+    if not job_claim(job_id=job_id, worker=worker_name()):
+        logger.info("job %s was not claimable (already taken, finished or cancelled)", job_id)
+        return
+    job = RestorationJob.objects.select_related("motif", "annotation__motif").get(pk=job_id)
+    progress.publish(job_id, _event(job, "job.progress"))
+    try:
+        result = _execute(job)
+    except Cancelled:
+        if RestorationJob.objects.filter(pk=job_id, cancel_requested=True).exists():
+            _finish(job_id, Status.CANCELLED)
+    except (EngineError, ValidationError) as exc:
+        _finish(job_id, Status.FAILED, error=_message(exc))
+    except SoftTimeLimitExceeded:
+        limit = settings.RESTORATION_TIME_LIMIT
+        _finish(job_id, Status.FAILED, error=f"The job ran past its time limit ({limit} s).")
+    except Exception as exc:
+        logger.exception("restoration job %s failed", job_id)
+        _finish(job_id, Status.FAILED, error=f"The engine failed: {type(exc).__name__}: {exc}")
+    else:
+        try:
+            _store_result(job, result)
+        except Exception as exc:
+            logger.exception("storing the result of job %s failed", job_id)
+            _finish(job_id, Status.FAILED, error=f"The result could not be stored: {exc}")
+    job.refresh_from_db()
+    kind = {
+        Status.SUCCEEDED: "job.finished",
+        Status.FAILED: "job.failed",
+        Status.CANCELLED: "job.cancelled",
+    }.get(job.status)
+    if kind:
+        progress.publish(job_id, _event(job, kind))
+
+
+def _message(exc: Exception) -> str:
+    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+
+
+def _execute(job: RestorationJob):
+    from restoration import pipeline
+
+    image = motif_read_rgb(motif=job.motif)
+    mask = annotation_read_mask(annotation=job.annotation) > 127
+    engine = registry.get(
+        job.engine, checkpoint=job.checkpoint or None, device=settings.RESTORATION_DEVICE
+    )
+    reporter = progress.Reporter(
+        job.pk,
+        encode_preview=pipeline.preview_jpeg,
+        cancelled=Cancelled,
+        time_limit=settings.RESTORATION_TIME_LIMIT,
+    )
+    return (
+        pipeline.run(
+            engine,
+            image,
+            mask,
+            seed=job.seed,
+            params=job.params,
+            on_progress=reporter,
+            colour_correction=job.colour_correction,
+        ),
+        image,
+        mask,
+        engine,
+    )
+
+
+def _store_result(job: RestorationJob, outcome) -> None:
+    from restoration import metrics, pipeline
+
+    result, original, mask, engine = outcome
+    scores = None
+    if job.annotation.method == DamageAnnotation.Method.SIMULATED:
+        # The motif is intact and the damage simulated: the motif itself is the ground truth.
+        scores = metrics.compute_all(original, result.image, mask)
+    checkpoint_sha = _sha256_of_file(job.checkpoint) if job.checkpoint else ""
+    restoration = Restoration(
+        job=job,
+        engine=job.engine,
+        engine_version=engine.version,
+        checkpoint_sha256=checkpoint_sha,
+        params=job.params,
+        seed=job.seed,
+        colour_correction=job.colour_correction,
+        device=settings.RESTORATION_DEVICE,
+        seconds=result.seconds,
+        metrics=scores,
+    )
+    stored = []
+    try:
+        with transaction.atomic():
+            name = f"job{job.pk}"
+            restoration.image.save(f"{name}.png", ContentFile(_png(result.image)), save=False)
+            stored.append(restoration.image)
+            restoration.preview.save(
+                f"{name}-preview.jpg",
+                ContentFile(pipeline.preview_jpeg(result.image, longest_side=1600, quality=88)),
+                save=False,
+            )
+            stored.append(restoration.preview)
+            given = original
+            if job.annotation.method == DamageAnnotation.Method.SIMULATED:
+                given = original.copy()
+                given[mask] = 0
+            restoration.input_preview.save(
+                f"{name}-input.jpg",
+                ContentFile(pipeline.preview_jpeg(given, longest_side=1600, quality=88)),
+                save=False,
+            )
+            stored.append(restoration.input_preview)
+            restoration.outline.save(
+                f"{name}-outline.png", ContentFile(_outline_png(mask)), save=False
+            )
+            stored.append(restoration.outline)
+            restoration.save()
+            if not _finish(job.pk, Status.SUCCEEDED):
+                raise Cancelled("the job stopped running before its result was stored")
+    except BaseException:
+        for field_file in stored:
+            field_file.storage.delete(field_file.name)
+        raise
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+def _outline_png(mask: np.ndarray) -> bytes:
+    """Transparent PNG with the border of the reconstructed area drawn in a bright colour."""
+    import cv2
+
+    border = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    thickness = max(1, round(max(mask.shape) / 600))
+    if thickness > 1:
+        border = cv2.dilate(border, np.ones((thickness, thickness), np.uint8))
+    rgba = np.zeros((*mask.shape, 4), np.uint8)
+    rgba[border > 0] = (255, 214, 0, 255)
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _sha256_of_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _event(job: RestorationJob, kind: str) -> dict:
+    return {"type": kind, **selectors.job_state(job=job)}
+
+
+def job_cancel(*, job: RestorationJob, user: User) -> RestorationJob:
+    """Cancel a job: a pending one at once, a running one at the engine's next progress call.
+
+    Raises PermissionDenied, ValidationError for a job that already ended.
+    """
+    _require_curator(user)
+    if RestorationJob.objects.filter(pk=job.pk, status=Status.PENDING).update(
+        status=Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    ):
+        job.refresh_from_db()
+        progress.publish(job.pk, _event(job, "job.cancelled"))
+        return job
+    if not RestorationJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
+        cancel_requested=True
+    ):
+        job.refresh_from_db()
+        raise ValidationError(f"The job has already ended ({job.get_status_display().lower()}).")
+    job.refresh_from_db()
+    return job
+
+
+def job_retry(*, job: RestorationJob, user: User) -> RestorationJob:
+    """Run a failed or cancelled job again as a new job with the same inputs."""
+    if job.status not in (Status.FAILED, Status.CANCELLED):
+        raise ValidationError("Only failed or cancelled jobs can be retried.")
+    retry = job_create(
+        requested_by=user,
+        annotation=job.annotation,
+        engine=job.engine,
+        params=job.params,
+        seed=job.seed,
+        colour_correction=job.colour_correction,
+        checkpoint=job.checkpoint,
+    )
+    RestorationJob.objects.filter(pk=retry.pk).update(retry_of=job)
+    retry.retry_of = job
+    return retry
+
+
+def job_fail_stale(*, older_than: timedelta | None = None) -> int:
+    """Mark running jobs whose heartbeat stopped (dead worker, restarted server) as failed."""
+    limit = older_than or timedelta(seconds=settings.RESTORATION_TIME_LIMIT)
+    stale = RestorationJob.objects.filter(
+        status=Status.RUNNING, heartbeat_at__lt=timezone.now() - limit
+    )
+    ids = list(stale.values_list("pk", flat=True))
+    count = stale.update(
+        status=Status.FAILED,
+        finished_at=timezone.now(),
+        error="The job stopped reporting progress (its worker stopped or the server restarted).",
+    )
+    for job_id in ids:
+        progress.publish(job_id, {"type": "job.failed", "job": job_id, "status": Status.FAILED})
+    return count
+
+
+def run_in_thread(job_id: int) -> None:
+    """Entry point of a job thread (embedded mode): run, then release the DB connection."""
+    close_old_connections()
+    try:
+        job_run(job_id=job_id)
+    finally:
+        close_old_connections()
+        from django.db import connection
+
+        connection.close()

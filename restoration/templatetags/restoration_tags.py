@@ -1,0 +1,25 @@
+"""Template tags that put restoration panels on catalogue pages."""
+
+from django import template
+
+from restoration import selectors, services
+from restoration.forms import JobCreateForm
+
+register = template.Library()
+
+
+@register.inclusion_tag("restoration/_motif_panel.html", takes_context=True)
+def motif_restoration_panel(context, motif):
+    """Launch form and job list for a motif, shown to curators on the motif page."""
+    user = context["request"].user
+    if not selectors.user_can_see_jobs(user=user):
+        return {"visible": False}
+    engines = services.registry.names()
+    return {
+        "visible": True,
+        "motif": motif,
+        "form": JobCreateForm(motif=motif, engines=engines),
+        "engines": [services.registry.describe(name) for name in engines],
+        "jobs": selectors.job_list_for_motif(motif=motif)[:20],
+        "csrf_token": context.get("csrf_token"),
+    }

@@ -1,0 +1,151 @@
+"""Restoration pages: launch a job, watch it live, see and compare the results."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from heritage.models import DamageAnnotation, Motif
+from heritage.views import curator_required
+from restoration import selectors, services
+from restoration.forms import JobCreateForm
+from restoration.models import RestorationJob
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _job_json(job: RestorationJob, status: int) -> JsonResponse:
+    return JsonResponse(
+        {
+            "id": job.pk,
+            "status": job.status,
+            "url": job.get_absolute_url(),
+            "websocket": job.websocket_path,
+        },
+        status=status,
+    )
+
+
+@curator_required
+@require_POST
+def job_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Launch a restoration of a motif's annotation; 202 with the job for JSON clients."""
+    motif = get_object_or_404(Motif, pk=pk)
+    form = JobCreateForm(request.POST, motif=motif, engines=services.registry.names())
+    if not form.is_valid():
+        return _refuse(request, motif, " ".join(e for errs in form.errors.values() for e in errs))
+    data = form.cleaned_data
+    try:
+        job = services.job_create(
+            requested_by=request.user,
+            annotation=data["annotation"],
+            engine=data["engine"],
+            params=form.engine_params(request.POST),
+            seed=data["seed"],
+            colour_correction=data["colour_correction"],
+        )
+    except ValidationError as exc:
+        return _refuse(request, motif, " ".join(exc.messages))
+    if _wants_json(request):
+        return _job_json(job, 202)
+    return redirect(job)
+
+
+def _refuse(request: HttpRequest, motif: Motif, message: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": message}, status=400)
+    messages.error(request, f"The restoration was not started: {message}")
+    return redirect(motif)
+
+
+def _job_or_404(request: HttpRequest, pk: int) -> RestorationJob:
+    job = selectors.job_for_user(job_id=pk, user=request.user)
+    if job is None:
+        raise Http404("No such job.")
+    return job
+
+
+@curator_required
+@require_GET
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_or_404(request, pk)
+    if _wants_json(request):
+        return JsonResponse(selectors.job_state(job=job))
+    restoration = getattr(job, "result", None) if job.status == job.Status.SUCCEEDED else None
+    return render(
+        request,
+        "restoration/job_detail.html",
+        {
+            "job": job,
+            "motif": job.motif,
+            "restoration": restoration,
+            "state": selectors.job_state(job=job),
+            "metric_rows": selectors.metric_rows(restoration.metrics) if restoration else [],
+        },
+    )
+
+
+@curator_required
+@require_POST
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_or_404(request, pk)
+    try:
+        services.job_cancel(job=job, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.info(request, "Cancelling: the engine stops at its next step.")
+    return redirect(job)
+
+
+@curator_required
+@require_POST
+def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_or_404(request, pk)
+    try:
+        retry = services.job_retry(job=job, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(job)
+    return redirect(retry)
+
+
+@curator_required
+def compare(request: HttpRequest, pk: int, annotation_pk: int) -> HttpResponse:
+    """Every engine's latest result on one annotation, side by side; POST launches the missing."""
+    annotation = get_object_or_404(
+        DamageAnnotation.objects.select_related("motif"), pk=annotation_pk, motif_id=pk
+    )
+    engines = services.registry.names()
+    rows = selectors.comparison(annotation=annotation, engines=engines)
+    if request.method == "POST":
+        missing = [row["engine"] for row in rows if row["missing"]]
+        try:
+            for engine in missing:
+                services.job_create(requested_by=request.user, annotation=annotation, engine=engine)
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Started {len(missing)} restoration(s): {', '.join(missing) or 'none missing'}.",
+            )
+        return redirect(request.path)
+    return render(
+        request,
+        "restoration/compare.html",
+        {
+            "motif": annotation.motif,
+            "annotation": annotation,
+            "rows": rows,
+            "metric_columns": selectors.METRIC_COLUMNS,
+            "metric_span": 2 * len(selectors.METRIC_COLUMNS),
+            "missing": [row["engine"] for row in rows if row["missing"]],
+            "input_preview": next(
+                (row["restoration"].input_preview for row in rows if row["restoration"]), None
+            ),
+        },
+    )

@@ -1,0 +1,82 @@
+"""The job WebSocket: snapshot on connect, progress per step, final event; strangers refused."""
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+
+from restoration import services
+from restoration.models import RestorationJob
+from restoration.routing import websocket_urlpatterns
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _communicator(job_id: int, user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        URLRouter(websocket_urlpatterns), f"/ws/restoration/jobs/{job_id}/"
+    )
+    communicator.scope["user"] = user
+    return communicator
+
+
+def _create(curator, annotation, engine="exemplar", **params):
+    return services.job_create(
+        requested_by=curator, annotation=annotation, engine=engine, params=params, seed=1
+    )
+
+
+async def test_consumer_sends_a_snapshot_on_connect(curator, simulated):
+    job = await database_sync_to_async(_create)(curator, simulated)
+    communicator = _communicator(job.pk, curator)
+    connected, _ = await communicator.connect()
+    assert connected
+    snapshot = await communicator.receive_json_from()
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["job"] == job.pk
+    assert snapshot["status"] == "pending"
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("who", ["expert", "anonymous"])
+async def test_consumer_refuses_users_who_may_not_see_the_job(who, curator, expert, simulated):
+    from django.contrib.auth.models import AnonymousUser
+
+    job = await database_sync_to_async(_create)(curator, simulated)
+    user = expert if who == "expert" else AnonymousUser()
+    communicator = _communicator(job.pk, user)
+    connected, code = await communicator.connect()
+    assert not connected
+    assert code == 4403
+
+
+async def test_consumer_streams_one_progress_event_per_step_then_finished(curator, simulated):
+    job = await database_sync_to_async(_create)(curator, simulated, iterations=3)
+    communicator = _communicator(job.pk, curator)
+    assert (await communicator.connect())[0]
+    assert (await communicator.receive_json_from())["type"] == "snapshot"
+
+    run = asyncio.ensure_future(database_sync_to_async(services.job_run)(job_id=job.pk))
+    messages = []
+    while True:
+        message = await communicator.receive_json_from(timeout=60)
+        messages.append(message)
+        if message["type"] in {"finished", "failed", "cancelled"}:
+            break
+    await run
+    await communicator.disconnect()
+
+    steps = [m["step"] for m in messages if m["type"] == "progress" and m["step"]]
+    assert messages[-1]["type"] == "finished", messages[-1]
+    assert len(steps) >= 5, "progress must be real steps, not a jump to 100%"
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    total = messages[-2]["total"]
+    assert steps[-1] == total
+    assert set(range(1, total + 1)) == set(steps), "one message per step"
+    assert any(m.get("preview", "").startswith("data:image/jpeg;base64,") for m in messages)
+    assert messages[-1]["result_url"]
+    job = await database_sync_to_async(RestorationJob.objects.get)(pk=job.pk)
+    assert job.status == RestorationJob.Status.SUCCEEDED
+    assert job.step == job.total == total

@@ -1,0 +1,185 @@
+"""Job services: queue on commit, claim once, run, cancel, fail, retry, recover stale jobs."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+from PIL import Image
+
+from heritage import services as heritage_services
+from restoration import progress, services
+from restoration.models import Restoration, RestorationJob
+from tests import factories
+
+Status = RestorationJob.Status
+
+
+def _job(curator, annotation, engine="telea", **kwargs):
+    return services.job_create(requested_by=curator, annotation=annotation, engine=engine, **kwargs)
+
+
+def _events(monkeypatch) -> list[dict]:
+    sent = []
+    monkeypatch.setattr(progress, "publish", lambda job_id, message: sent.append(message))
+    return sent
+
+
+def test_job_create_queues_the_job_only_when_the_transaction_commits(
+    curator, simulated, dispatched, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        job = _job(curator, simulated, params={"radius": "7"})
+        assert dispatched == []
+    assert len(callbacks) == 1
+    assert dispatched == [job.pk]
+    assert job.status == Status.PENDING
+    assert job.params == {"radius": 7}
+
+
+def test_job_create_refuses_unknown_engines_bad_parameters_and_non_curators(
+    curator, expert, simulated
+):
+    with pytest.raises(ValidationError, match="Unknown engine 'nope'.*telea"):
+        _job(curator, simulated, engine="nope")
+    with pytest.raises(ValidationError, match="radius"):
+        _job(curator, simulated, params={"radius": 500})
+    with pytest.raises(ValidationError, match="Unknown parameter"):
+        _job(curator, simulated, params={"strength": 1})
+    with pytest.raises(PermissionDenied):
+        _job(expert, simulated)
+    assert not RestorationJob.objects.exists()
+
+
+def test_job_run_stores_the_result_with_provenance_and_metrics(curator, motif, simulated):
+    job = _job(curator, simulated, seed=5)
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+    assert job.started_at and job.finished_at and job.worker and job.device == "cpu"
+    result = job.result
+    assert (result.engine, result.seed, result.params) == ("telea", 5, {"radius": 5})
+    assert result.engine_version and result.seconds > 0
+
+    original = heritage_services.motif_read_rgb(motif=motif)
+    mask = heritage_services.annotation_read_mask(annotation=simulated) > 127
+    with result.image.open("rb") as handle:
+        restored = np.asarray(Image.open(handle).convert("RGB"))
+    assert np.array_equal(restored[~mask], original[~mask]), "intact pixels must be untouched"
+    assert not np.array_equal(restored[mask], original[mask])
+    assert set(result.metrics) == {"whole", "damaged"}
+    assert 0 < result.metrics["damaged"]["ssim"] < 1
+    assert result.metrics["whole"]["psnr"] > result.metrics["damaged"]["psnr"]
+
+
+def test_job_run_without_ground_truth_stores_no_metrics(curator, motif):
+    annotation = factories.make_annotation(motif=motif, user=curator)
+    job = _job(curator, annotation)
+    services.job_run(job_id=job.pk)
+    assert Restoration.objects.get(job=job).metrics is None
+
+
+def test_a_second_delivery_of_the_same_job_does_nothing(curator, simulated):
+    job = _job(curator, simulated)
+    assert services.job_claim(job_id=job.pk, worker="a")
+    assert not services.job_claim(job_id=job.pk, worker="b")
+    services.job_run(job_id=job.pk)  # redelivered while running elsewhere: not claimable
+    job.refresh_from_db()
+    assert (job.status, job.worker, job.attempts) == (Status.RUNNING, "a", 1)
+    assert not Restoration.objects.exists()
+
+
+def test_cancelling_a_pending_job_stops_it_before_it_runs(curator, simulated, monkeypatch):
+    sent = _events(monkeypatch)
+    job = _job(curator, simulated)
+    services.job_cancel(job=job, user=curator)
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+    assert not Restoration.objects.exists()
+    assert sent[-1]["type"] == "job.cancelled"
+
+
+def test_cancelling_mid_run_stops_the_engine_at_its_next_step(curator, simulated, monkeypatch):
+    job = _job(curator, simulated, engine="exemplar")
+    sent = []
+
+    def publish(job_id, message):
+        sent.append(message)
+        if message["type"] == "job.progress" and message["step"] == 1:
+            # The curator presses Cancel while step 1 is on screen.
+            services.job_cancel(job=RestorationJob.objects.get(pk=job_id), user=curator)
+
+    monkeypatch.setattr(progress, "publish", publish)
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+    assert job.step <= 1, "the engine went on after the cancel"
+    assert not Restoration.objects.exists()
+    assert sent[-1]["type"] == "job.cancelled"
+
+
+def test_a_failing_engine_is_recorded_and_the_job_can_be_retried(curator, simulated, monkeypatch):
+    sent = _events(monkeypatch)
+
+    class Broken:
+        version = "0"
+        requires_intact = True
+        name = "telea"
+
+        def clean_params(self, params):
+            return dict(params)
+
+        def restore(self, *args, **kwargs):
+            raise RuntimeError("out of GPU memory")
+
+    monkeypatch.setattr(services.registry, "get", lambda *a, **k: Broken())
+    job = _job(curator, simulated)
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert "out of GPU memory" in job.error
+    assert sent[-1]["type"] == "job.failed" and sent[-1]["error"] == job.error
+
+    retry = services.job_retry(job=job, user=curator)
+    assert retry.pk != job.pk and retry.retry_of == job and retry.status == Status.PENDING
+    assert (retry.engine, retry.params, retry.seed) == (job.engine, job.params, job.seed)
+    with pytest.raises(ValidationError, match="Only failed or cancelled"):
+        services.job_retry(job=retry, user=curator)
+
+
+def test_a_job_past_its_time_limit_fails_with_a_clear_error(curator, simulated, settings):
+    settings.RESTORATION_TIME_LIMIT = 0
+    job = _job(curator, simulated, engine="exemplar")
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert "time limit" in job.error
+
+
+def test_running_jobs_whose_worker_died_are_failed_or_reclaimed(curator, simulated, settings):
+    settings.RESTORATION_TIME_LIMIT = 60
+    stale, fresh = _job(curator, simulated), _job(curator, simulated)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    RestorationJob.objects.filter(pk=stale.pk).update(status=Status.RUNNING, heartbeat_at=long_ago)
+    RestorationJob.objects.filter(pk=fresh.pk).update(
+        status=Status.RUNNING, heartbeat_at=timezone.now()
+    )
+    # A redelivered job whose worker died is claimed again; a live one is not.
+    assert services.job_claim(job_id=stale.pk, worker="new")
+    assert not services.job_claim(job_id=fresh.pk, worker="new")
+
+    RestorationJob.objects.filter(pk=stale.pk).update(heartbeat_at=long_ago)
+    assert services.job_fail_stale() == 1
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stale.status == Status.FAILED and "stopped reporting" in stale.error
+    assert fresh.status == Status.RUNNING
+
+
+def test_cancelling_a_finished_job_is_refused(curator, simulated):
+    job = _job(curator, simulated)
+    services.job_run(job_id=job.pk)
+    with pytest.raises(ValidationError, match="already ended"):
+        services.job_cancel(job=job, user=curator)
