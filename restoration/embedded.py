@@ -15,7 +15,20 @@ def _get_executor() -> ThreadPoolExecutor:
             # One job at a time: engines are CPU/GPU bound and share one loaded model each.
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="restoration-job")
             atexit.register(_executor.shutdown, wait=False, cancel_futures=True)
+            # Jobs of an earlier server process died with it.
+            _executor.submit(_sweep)
         return _executor
+
+
+def _sweep() -> None:
+    from django.db import connection
+
+    from restoration.services import job_fail_orphaned
+
+    try:
+        job_fail_orphaned()
+    finally:
+        connection.close()
 
 
 def submit(job_id: int):

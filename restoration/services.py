@@ -347,6 +347,40 @@ def job_fail_stale(*, older_than: timedelta | None = None) -> int:
     return count
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def job_fail_orphaned() -> int:
+    """Fail running jobs whose process on this host is gone (a restarted server or worker).
+
+    Embedded jobs die with the server process, and a killed worker leaves its job running;
+    without this they would read "running" until the time limit.
+    """
+    prefix = f"{socket.gethostname()}:"
+    orphaned = []
+    for job_id, worker in RestorationJob.objects.filter(
+        status=Status.RUNNING, worker__startswith=prefix
+    ).values_list("pk", "worker"):
+        pid = worker.removeprefix(prefix)
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            orphaned.append(job_id)
+    count = RestorationJob.objects.filter(pk__in=orphaned, status=Status.RUNNING).update(
+        status=Status.FAILED,
+        finished_at=timezone.now(),
+        error="The process running this job stopped (server restart or crash); retry it.",
+    )
+    for job_id in orphaned:
+        progress.publish(job_id, {"type": "job.failed", "job": job_id, "status": Status.FAILED})
+    return count
+
+
 def run_in_thread(job_id: int) -> None:
     """Entry point of a job thread (embedded mode): run, then release the DB connection."""
     close_old_connections()

@@ -22,4 +22,5 @@ def run_restoration_job(job_id: int) -> None:
 @worker_ready.connect
 def _sweep_stale_jobs(**_kwargs) -> None:
     # A worker that starts may be replacing one that died mid-job.
+    services.job_fail_orphaned()
     services.job_fail_stale()

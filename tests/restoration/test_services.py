@@ -1,5 +1,9 @@
 """Job services: queue on commit, claim once, run, cancel, fail, retry, recover stale jobs."""
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import numpy as np
@@ -183,3 +187,23 @@ def test_cancelling_a_finished_job_is_refused(curator, simulated):
     services.job_run(job_id=job.pk)
     with pytest.raises(ValidationError, match="already ended"):
         services.job_cancel(job=job, user=curator)
+
+
+def test_jobs_of_a_process_that_died_are_failed(curator, simulated):
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    host = socket.gethostname()
+    dead, alive = _job(curator, simulated), _job(curator, simulated)
+    RestorationJob.objects.filter(pk=dead.pk).update(status=Status.RUNNING, worker=f"{host}:{gone}")
+    RestorationJob.objects.filter(pk=alive.pk).update(
+        status=Status.RUNNING, worker=f"{host}:{os.getpid()}"
+    )
+    assert services.job_fail_orphaned() == 1
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.status == Status.FAILED and "stopped" in dead.error
+    assert alive.status == Status.RUNNING

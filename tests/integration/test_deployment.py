@@ -1,0 +1,204 @@
+"""Deployment mode end to end: PostgreSQL, Redis, a Daphne server and a real Celery worker.
+
+A curator creates a job over HTTP; the web process queues it on Redis; a `celery -A heritage
+worker -Q gpu` subprocess runs it; every step reaches the browser's WebSocket through
+channels_redis; the result is stored. Runs when HERITAGE_DEPLOYMENT_TEST names a Redis URL
+(`.ci/run` sets it for the PostgreSQL pass); it needs DATABASE_URL to be PostgreSQL.
+"""
+
+import asyncio
+import http.cookiejar
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from heritage import services as heritage_services
+from restoration.models import RestorationJob
+from tests import factories
+
+REDIS_URL = os.environ.get("HERITAGE_DEPLOYMENT_TEST", "")
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.skipif(not REDIS_URL, reason="set HERITAGE_DEPLOYMENT_TEST=redis://... to run"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _process(args: list[str], env: dict, log: Path):
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            # The worker forks children: stop the whole process group.
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _wait_for_port(port: int, process, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited early:\n{log.read_text()[-3000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail(f"server did not listen on {port}:\n{log.read_text()[-3000:]}")
+
+
+class _Browser:
+    """Just enough of a browser: cookies, CSRF token, form posts, JSON answers."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def cookie(self, name: str) -> str:
+        return next(c.value for c in self.cookies if c.name == name)
+
+    def sign_in(self, username: str, password: str) -> None:
+        page = self.opener.open(f"{self.base}/accounts/login/").read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        self.post("/accounts/login/", {"username": username, "password": password}, token)
+        assert self.cookie("sessionid")
+
+    def post(self, path: str, fields: dict, token: str | None = None, json_answer=False):
+        data = urllib.parse.urlencode(
+            {**fields, "csrfmiddlewaretoken": token or self.cookie("csrftoken")}
+        ).encode()
+        request = urllib.request.Request(f"{self.base}{path}", data=data)
+        request.add_header("Referer", f"{self.base}{path}")
+        if json_answer:
+            request.add_header("Accept", "application/json")
+        response = self.opener.open(request)
+        return response.status, response.read()
+
+
+async def _collect(url: str, headers: dict, start_worker, timeout: float = 180) -> list[dict]:
+    import websockets
+
+    messages = []
+    async with websockets.connect(url, additional_headers=headers) as socket_:
+        messages.append(json.loads(await asyncio.wait_for(socket_.recv(), 10)))
+        # Only now is the worker started, so no step can pass before we listen.
+        start_worker()
+        while messages[-1]["type"] not in {"finished", "failed", "cancelled"}:
+            messages.append(json.loads(await asyncio.wait_for(socket_.recv(), timeout)))
+    return messages
+
+
+def test_job_created_over_http_streams_every_step_from_a_celery_worker(
+    tmp_path, settings, django_user_model
+):
+    if connection.vendor != "postgresql":
+        pytest.fail("the deployment test needs DATABASE_URL to point at PostgreSQL")
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = media
+    # The server subprocess checks passwords with the real hasher, not the tests' fast one.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    curator = django_user_model.objects.create_user(
+        username="deploy-curator", password="a-long-test-password", role="curator"
+    )
+    motif = factories.make_demo_motif(user=curator, width=128, height=96)
+    annotation = heritage_services.annotation_simulate(
+        motif=motif, author=curator, protocol="jelly", seed=2
+    )
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": REDIS_URL,
+        "MEDIA_ROOT": str(media),
+        "HERITAGE_VAR_DIR": str(tmp_path / "var"),
+        "DEBUG": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    server_log, worker_log = tmp_path / "daphne.log", tmp_path / "worker.log"
+    worker_args = [
+        str(bin_dir / "celery"), "-A", "heritage", "worker", "-Q", "gpu",
+        "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    with _process(
+        [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "heritage.asgi:application"],
+        env,
+        server_log,
+    ) as server:
+        _wait_for_port(port, server, server_log)
+        browser = _Browser(f"http://127.0.0.1:{port}")
+        browser.sign_in("deploy-curator", "a-long-test-password")
+        status, body = browser.post(
+            f"/motifs/{motif.pk}/restore/",
+            {"annotation": annotation.pk, "engine": "exemplar", "seed": 4,
+             "param-exemplar-iterations": 4},
+            json_answer=True,
+        )  # fmt: skip
+        assert status == 202, body
+        answer = json.loads(body)
+        assert answer["status"] == "pending"
+
+        workers = []
+
+        def start_worker():
+            context = _process(worker_args, env, worker_log)
+            workers.append((context, context.__enter__()))
+
+        try:
+            messages = asyncio.run(
+                _collect(
+                    f"ws://127.0.0.1:{port}{answer['websocket']}",
+                    {
+                        "Cookie": f"sessionid={browser.cookie('sessionid')}",
+                        "Origin": f"http://127.0.0.1:{port}",
+                    },
+                    start_worker,
+                )
+            )
+        finally:
+            for context, _ in workers:
+                context.__exit__(None, None, None)
+
+    assert messages[0]["type"] == "snapshot" and messages[0]["status"] == "pending"
+    assert messages[-1]["type"] == "finished", (messages[-1], worker_log.read_text()[-3000:])
+    progress = [m for m in messages if m["type"] == "progress"]
+    total = progress[-1]["total"]
+    assert total >= 5
+    assert {m["step"] for m in progress} >= set(range(1, total + 1)), "a step was not streamed"
+    job = RestorationJob.objects.get(pk=answer["id"])
+    assert job.status == RestorationJob.Status.SUCCEEDED
+    assert job.worker and not job.worker.endswith(f":{os.getpid()}"), "ran outside the worker"
+    assert (media / job.result.image.name).is_file()
+    assert job.result.metrics["damaged"]["psnr"] > 10
