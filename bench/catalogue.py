@@ -19,6 +19,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._report import write_section  # noqa: E402
 from heritage import imaging, masks, segment  # noqa: E402
 
 MARKER = "<!-- bench/catalogue.py -->"
@@ -131,15 +132,7 @@ def main() -> None:
     lines += [f"| {name} | {ms:.0f} |" for name, ms in bench_upload(args.data, args.repeats)]
     section = "\n".join(lines) + "\n"
 
-    existing = args.out.read_text() if args.out.exists() else "# Benchmarks\n\n"
-    if MARKER in existing:
-        before = existing.split(MARKER)[0]
-        rest = existing.split(MARKER, 1)[1]
-        after = rest[rest.find("\n<!-- bench/", 1) :] if "\n<!-- bench/" in rest else ""
-        existing = before + section + after
-    else:
-        existing = existing.rstrip() + "\n\n" + section
-    args.out.write_text(existing)
+    write_section(args.out, marker=MARKER, section=section)
     print(section)
 
 

@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from django.views.static import serve
 
 from heritage import views
 
@@ -49,5 +48,5 @@ if not settings.S3_BUCKET:
     # Local media (embedded default): served by the app itself; behind a proxy, let it serve
     # MEDIA_ROOT instead. Uploaded files are never executed and get nosniff headers.
     urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+        re_path(r"^media/(?P<path>.*)$", views.media),
     ]

@@ -3,6 +3,7 @@
 import json
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,6 +13,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django.views.static import serve
 from PIL import Image
 
 from heritage import forms, masks, segment, selectors, services
@@ -48,6 +50,12 @@ def curator_required(view):
 
 def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
+
+
+@require_GET
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """Local media files (embedded default), from MEDIA_ROOT as configured now."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -386,6 +386,10 @@ def run_in_thread(job_id: int) -> None:
     close_old_connections()
     try:
         job_run(job_id=job_id)
+    except Exception:
+        # Nobody reads the Future of an embedded job: say it in the log at least; the
+        # orphan and stale sweeps will end a job left pending or running by this.
+        logger.exception("embedded job %s crashed outside its engine", job_id)
     finally:
         close_old_connections()
         from django.db import connection

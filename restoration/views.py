@@ -128,7 +128,9 @@ def compare(request: HttpRequest, pk: int, annotation_pk: int) -> HttpResponse:
         try:
             for engine in missing:
                 services.job_create(requested_by=request.user, annotation=annotation, engine=engine)
-        except (ValidationError, PermissionDenied) as exc:
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        except PermissionDenied as exc:
             messages.error(request, str(exc))
         else:
             messages.success(

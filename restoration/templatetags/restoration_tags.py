@@ -3,6 +3,7 @@
 from django import template
 
 from restoration import selectors, services
+from restoration.engines.base import EngineError
 from restoration.forms import JobCreateForm
 
 register = template.Library()
@@ -14,12 +15,19 @@ def motif_restoration_panel(context, motif):
     user = context["request"].user
     if not selectors.user_can_see_jobs(user=user):
         return {"visible": False}
-    engines = services.registry.names()
+    engines, broken = [], []
+    for name in services.registry.names():
+        try:
+            engines.append(services.registry.describe(name))
+        except EngineError as exc:
+            # One misconfigured engine must not take the motif page down with it.
+            broken.append(str(exc))
     return {
         "visible": True,
         "motif": motif,
-        "form": JobCreateForm(motif=motif, engines=engines),
-        "engines": [services.registry.describe(name) for name in engines],
+        "form": JobCreateForm(motif=motif, engines=[engine["name"] for engine in engines]),
+        "engines": engines,
+        "broken": broken,
         "jobs": selectors.job_list_for_motif(motif=motif)[:20],
         "csrf_token": context.get("csrf_token"),
     }

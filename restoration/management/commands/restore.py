@@ -14,6 +14,8 @@ from restoration import pipeline
 from restoration.engines.base import EngineError
 from restoration.engines.registry import Registry
 
+LOSSLESS = (".png", ".tif", ".tiff")
+
 
 class Command(BaseCommand):
     help = "Restore the damaged pixels of IMAGE marked in MASK with one engine; writes OUT."
@@ -33,9 +35,23 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         registry = Registry(settings.RESTORATION_ENGINES)
+        out = options["out"] = Path(options["out"])
+        if out.suffix.lower() not in LOSSLESS:
+            # A lossy file would change the intact pixels the result promises to keep.
+            raise CommandError(f"--out must be a lossless file ({', '.join(LOSSLESS)}), got {out}")
+        if not out.parent.is_dir():
+            raise CommandError(f"The folder of {out} does not exist.")
         params = self._params(options["param"])
+        try:
+            engine_class = registry.engine_class(options["engine"])
+        except EngineError as exc:
+            raise CommandError(str(exc)) from exc
         if options["steps"] is not None:
+            if "steps" not in engine_class.params:
+                raise CommandError(f"--steps: engine {options['engine']!r} has no denoising steps")
             params["steps"] = options["steps"]
+        if options["checkpoint"] and not engine_class.needs_weights:
+            raise CommandError(f"--checkpoint: engine {options['engine']!r} uses no weights")
         image = self._read_image(options["image"])
         try:
             mask = masks.read_mask(
@@ -45,8 +61,6 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read the mask: {exc}") from exc
         except masks.MaskError as exc:
             raise CommandError(str(exc)) from exc
-        if not options["out"].parent.is_dir():
-            raise CommandError(f"The folder of {options['out']} does not exist.")
         try:
             engine = registry.get(
                 options["engine"], checkpoint=options["checkpoint"], device=options["device"]

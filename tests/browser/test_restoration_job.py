@@ -1,0 +1,178 @@
+"""A curator restores a motif and watches the job's progress live, then studies the result.
+
+pytest-django's `live_server` is a WSGI server: it cannot carry the job page's WebSocket. These
+tests serve `heritage.asgi.application` with Daphne instead, in a thread of the test process:
+the thread sees the test database (PostgreSQL, or SQLite's in-memory one, which the connections
+of one process share) and the settings the test changes, and the job runs for real in the
+embedded runner's thread, publishing its progress through the server's event loop as in
+production.
+"""
+
+import threading
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connection
+from django.db.backends.signals import connection_created
+
+from heritage import services as heritage_services
+from restoration.models import RestorationJob
+from tests import factories
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Records every value the progress bar takes, per page load, in sessionStorage (which survives
+# the reload that shows the result), so the test sees what the page showed while it was live.
+RECORD_PROGRESS = """
+(() => {
+  const load = `${performance.timeOrigin}`;
+  const record = (bar) => {
+    const seen = JSON.parse(sessionStorage.getItem("progress") || "[]");
+    seen.push({load, value: bar.value, max: bar.max, time: performance.now()});
+    sessionStorage.setItem("progress", JSON.stringify(seen));
+  };
+  new MutationObserver((changes) => {
+    for (const change of changes) {
+      if (change.target.id === "job-progress") record(change.target);
+    }
+  }).observe(document, {subtree: true, attributes: true, attributeFilter: ["value", "max"]});
+})();
+"""
+
+
+@pytest.fixture(scope="module")
+def asgi_server():
+    """Base URL of Daphne serving heritage.asgi.application (and static files) in a thread.
+
+    Twisted's reactor runs once per process, so the server lives for the whole module.
+    """
+    from daphne.server import Server  # installs Twisted's asyncio reactor: import it first
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from twisted.internet import reactor
+
+    from heritage.asgi import application
+
+    server = Server(
+        application=ASGIStaticFilesHandler(application),
+        endpoints=["tcp:port=0:interface=127.0.0.1"],
+        signal_handlers=False,
+        verbosity=0,
+    )
+    errors = []
+
+    def serve():
+        try:
+            server.run()
+        except BaseException as exc:  # reported to the test below
+            errors.append(exc)
+
+    thread = threading.Thread(target=serve, name="daphne", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.listening_addresses:
+        if errors or not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"Daphne did not start: {errors}")
+        time.sleep(0.05)
+    port = server.listening_addresses[0][1]
+    # "localhost", like live_server: the session cookie of signed_in applies to every port.
+    yield f"http://localhost:{port}"
+    reactor.callFromThread(reactor.stop)
+    thread.join(10)
+
+
+@pytest.fixture
+def shared_sqlite_reads():
+    """Let the server's threads read the in-memory SQLite test database while the job writes.
+
+    Connections of one process share that database through SQLite's shared cache, whose
+    table locks fail at once ("database table is locked") instead of waiting like file
+    locks: a job's progress update would fail while a page request reads the job. Readers
+    in read-uncommitted mode take no table locks. A file or PostgreSQL database needs none.
+    """
+    if connection.vendor != "sqlite" or not connection.is_in_memory_db():
+        yield
+        return
+
+    def read_uncommitted(sender, **kwargs):
+        if kwargs["connection"].vendor == "sqlite":
+            kwargs["connection"].cursor().execute("PRAGMA read_uncommitted = 1")
+
+    # Connections opened from now on (the server's request threads, the job's thread)...
+    connection_created.connect(read_uncommitted, weak=False)
+    # ...and this thread's, which live_server's threads share.
+    read_uncommitted(None, connection=connection)
+    yield
+    connection_created.disconnect(read_uncommitted)
+    connection.cursor().execute("PRAGMA read_uncommitted = 0")
+
+
+def test_curator_watches_a_restoration_progress_live_then_sees_the_result(
+    signed_in, asgi_server, shared_sqlite_reads
+):
+    page, user = signed_in
+    motif = factories.make_demo_motif(user=user, width=256, height=192)
+    annotation = heritage_services.annotation_simulate(
+        motif=motif, author=user, protocol="blocks", seed=3
+    )
+    page.add_init_script(RECORD_PROGRESS)
+    websockets = []
+    page.on("websocket", lambda socket: websockets.append(socket.url))
+
+    page.goto(f"{asgi_server}{motif.get_absolute_url()}")
+    page.select_option("[data-engine-select]", "exemplar")
+    page.fill("input[name=param-exemplar-iterations]", "10")
+    page.click("form[data-engine-form] button[type=submit]")
+
+    page.wait_for_url(f"{asgi_server}/restoration/jobs/*/")
+    job = RestorationJob.objects.get()
+    assert (job.engine, job.annotation_id, job.params["iterations"]) == (
+        "exemplar",
+        annotation.pk,
+        10,
+    )
+    assert urlsplit(page.url).path == job.get_absolute_url()
+
+    # The result section appears once the job has finished (the page reloads to show it).
+    page.wait_for_selector("#result [data-slider], #job-status:not([hidden])", timeout=60_000)
+    job.refresh_from_db()
+    assert job.status == RestorationJob.Status.SUCCEEDED, (job.status, job.error)
+    page.wait_for_selector("#result [data-slider]")
+    assert any(url.endswith(f"/ws/restoration/jobs/{job.pk}/") for url in websockets)
+
+    # While the job ran, one and the same page load showed the bar advancing step by step.
+    seen = page.evaluate("JSON.parse(sessionStorage.getItem('progress') || '[]')")
+    by_load: dict[str, list[float]] = {}
+    for entry in seen:
+        if 0 < entry["value"] < entry["max"]:
+            by_load.setdefault(entry["load"], []).append(entry["value"])
+    live = max(by_load.values(), key=lambda values: len(set(values)), default=[])
+    assert len(set(live)) >= 2, f"no live progress was shown: {seen}"
+    assert live == sorted(live), "the progress bar went backwards"
+    assert live[-1] > live[0]
+
+    # The slider: the "after" image is clipped where the handle is dragged.
+    after = page.locator("#result .compare-slider .after")
+    assert after.evaluate("img => img.style.clipPath") == "inset(0px 0px 0px 50%)"
+    box = page.locator("[data-slider-input]").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] / 2)
+    share = float(page.locator("[data-slider-input]").input_value())
+    assert 10 < share < 30
+    clip = after.evaluate("img => img.style.clipPath")
+    assert clip.startswith("inset(0px 0px 0px ") and clip != "inset(0px 0px 0px 50%)"
+    assert float(clip.removeprefix("inset(0px 0px 0px ").removesuffix("%)")) == share
+
+    # The outline of the reconstructed area is hidden until asked for, then shown.
+    outline = page.locator("#result .compare-slider .outline")
+    assert outline.is_hidden()
+    page.check("#toggle-outline")
+    assert outline.is_visible()
+    page.wait_for_function("() => document.querySelector('#result .outline').naturalWidth === 256")
+    page.uncheck("#toggle-outline")
+    assert outline.is_hidden()
+
+    # Before and after images are served, not just named.
+    for side in ("before", "after"):
+        page.wait_for_function(
+            f"() => document.querySelector('#result .{side}').naturalWidth === 256"
+        )

@@ -1,0 +1,538 @@
+"""Restoration pages: launch a job, follow it, cancel, retry, compare; only curators see jobs."""
+
+import json
+
+import pytest
+from django.template.defaultfilters import floatformat
+from django.urls import reverse
+
+from restoration import services
+from restoration.engines.registry import Registry
+from restoration.models import RestorationJob
+from tests import factories
+
+Status = RestorationJob.Status
+
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+@pytest.fixture
+def curator_client(client, curator):
+    client.force_login(curator)
+    return client
+
+
+@pytest.fixture
+def expert_client(client, expert):
+    client.force_login(expert)
+    return client
+
+
+def _form(annotation, engine="telea", **params) -> dict:
+    data = {"annotation": annotation.pk, "engine": engine, "seed": "4"}
+    data.update({f"param-{engine}-{name}": value for name, value in params.items()})
+    return data
+
+
+def _create_url(motif) -> str:
+    return reverse("restoration:job_create", args=[motif.pk])
+
+
+def _job(curator, annotation, engine="telea", **kwargs) -> RestorationJob:
+    return services.job_create(requested_by=curator, annotation=annotation, engine=engine, **kwargs)
+
+
+def _ran(curator, annotation, engine="telea", **kwargs) -> RestorationJob:
+    job = _job(curator, annotation, engine, **kwargs)
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+    return job
+
+
+def _detail_url(job) -> str:
+    return reverse("restoration:job_detail", args=[job.pk])
+
+
+def _compare_url(annotation) -> str:
+    return reverse("restoration:compare", args=[annotation.motif_id, annotation.pk])
+
+
+# Launching a job
+
+
+def test_job_create_redirects_a_curator_to_the_job_page(curator_client, motif, simulated):
+    response = curator_client.post(_create_url(motif), _form(simulated, radius="7"))
+
+    job = RestorationJob.objects.get()
+    assert response.status_code == 302
+    assert response.url == _detail_url(job)
+    assert job.engine == "telea"
+    assert job.params == {"radius": 7}
+    assert job.seed == 4
+    assert job.annotation == simulated
+    assert job.status == Status.PENDING
+    assert job.colour_correction is False
+
+
+def test_job_create_passes_colour_correction_and_only_the_chosen_engines_params(
+    curator_client, motif, simulated
+):
+    data = {**_form(simulated, "exemplar", iterations="2"), "colour_correction": "on"}
+    # The page posts every engine's fieldset; only the chosen engine's fields count.
+    data["param-telea-radius"] = "500"
+    response = curator_client.post(_create_url(motif), data)
+
+    job = RestorationJob.objects.get()
+    assert response.status_code == 302
+    assert job.engine == "exemplar"
+    assert job.params == {"patch_size": 7, "iterations": 2, "levels": 0}
+    assert job.colour_correction is True
+
+
+def test_job_create_answers_json_clients_with_202_and_the_websocket(
+    curator_client, motif, simulated
+):
+    response = curator_client.post(_create_url(motif), _form(simulated), **JSON)
+
+    job = RestorationJob.objects.get()
+    assert response.status_code == 202
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "id": job.pk,
+        "status": "pending",
+        "url": _detail_url(job),
+        "websocket": f"/ws/restoration/jobs/{job.pk}/",
+    }
+
+
+def test_job_create_queues_the_job_only_on_commit(
+    curator_client, motif, simulated, dispatched, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = curator_client.post(_create_url(motif), _form(simulated), **JSON)
+        assert response.status_code == 202
+        assert dispatched == [], "queued before the job row was committed"
+    assert len(callbacks) == 1
+    assert dispatched == [response.json()["id"]]
+
+
+def test_job_create_refuses_bad_parameters_naming_them(
+    curator_client, motif, simulated, dispatched, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = curator_client.post(_create_url(motif), _form(simulated, radius="500"), **JSON)
+
+    assert response.status_code == 400
+    assert "radius" in response.json()["error"]
+    assert not RestorationJob.objects.exists()
+    assert dispatched == []
+
+
+def test_job_create_refuses_bad_parameters_on_the_page_with_a_message(
+    curator_client, motif, simulated
+):
+    response = curator_client.post(_create_url(motif), _form(simulated, radius="500"), follow=True)
+
+    assert response.redirect_chain[-1][0] == motif.get_absolute_url()
+    text = [str(message) for message in response.context["messages"]]
+    assert any("not started" in line and "radius" in line for line in text), text
+    assert not RestorationJob.objects.exists()
+
+
+def test_job_create_refuses_an_unknown_engine(curator_client, motif, simulated):
+    response = curator_client.post(_create_url(motif), _form(simulated, "nope"), **JSON)
+
+    assert response.status_code == 400
+    assert "nope" in response.json()["error"]
+    assert not RestorationJob.objects.exists()
+
+
+def test_job_create_refuses_an_annotation_of_another_motif(curator, curator_client, motif):
+    other = factories.make_demo_motif(user=curator, seed=1, title="Other motif")
+    foreign = factories.make_annotation(motif=other, user=curator)
+
+    response = curator_client.post(_create_url(motif), _form(foreign), **JSON)
+
+    assert response.status_code == 400
+    assert not RestorationJob.objects.exists()
+
+
+def test_job_create_is_refused_to_experts(expert_client, motif, simulated):
+    response = expert_client.post(_create_url(motif), _form(simulated), **JSON)
+
+    assert response.status_code == 403
+    assert not RestorationJob.objects.exists()
+
+
+def test_job_create_sends_visitors_to_the_login_page(client, motif, simulated):
+    response = client.post(_create_url(motif), _form(simulated), **JSON)
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+    assert not RestorationJob.objects.exists()
+
+
+# Seeing a job
+
+
+def test_job_page_is_hidden_from_experts_whether_or_not_the_job_exists(
+    curator, expert_client, simulated
+):
+    job = _job(curator, simulated, "exemplar")
+    missing = reverse("restoration:job_detail", args=[job.pk + 1000])
+
+    for headers in ({}, JSON):
+        seen = expert_client.get(_detail_url(job), **headers)
+        unknown = expert_client.get(missing, **headers)
+        # Jobs name their engines, which experts must not learn: refused, and a job that
+        # exists cannot be told from one that does not.
+        assert seen.status_code in (403, 404)
+        assert seen.status_code == unknown.status_code
+        assert b"exemplar" not in seen.content
+
+
+def test_job_page_sends_visitors_to_the_login_page(client, curator, simulated):
+    job = _job(curator, simulated)
+
+    for headers in ({}, JSON):
+        response = client.get(_detail_url(job), **headers)
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("login"))
+
+
+def test_job_page_of_a_missing_job_is_404_for_curators(curator_client):
+    response = curator_client.get(reverse("restoration:job_detail", args=[999]))
+
+    assert response.status_code == 404
+
+
+def test_job_page_shows_live_progress_while_pending(curator, curator_client, simulated):
+    job = _job(curator, simulated)
+
+    response = curator_client.get(_detail_url(job))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="job-progress"' in html
+    assert 'id="job-live"' in html and 'data-status="pending"' in html
+    assert 'id="result"' not in html
+    assert "js/job-progress.js" in html
+    assert reverse("restoration:job_cancel", args=[job.pk]) in html
+    state = response.context["state"]
+    assert state["job"] == job.pk and state["status"] == "pending"
+
+
+def test_job_state_as_json(curator, curator_client, simulated):
+    job = _job(curator, simulated)
+
+    response = curator_client.get(_detail_url(job), **JSON)
+
+    assert response.status_code == 200
+    assert response.json()["job"] == job.pk
+    assert response.json()["status"] == "pending"
+
+
+def test_job_page_shows_the_result_with_provenance_and_metrics(curator, curator_client, simulated):
+    job = _ran(curator, simulated, params={"radius": 3}, seed=9)
+    restoration = job.result
+
+    response = curator_client.get(_detail_url(job))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="result"' in html
+    assert "data-slider" in html and "data-slider-input" in html
+    assert restoration.input_preview.url in html
+    assert restoration.preview.url in html
+    assert restoration.outline.url in html
+    assert 'id="toggle-outline"' in html
+    assert restoration.image.url in html
+    # The live section is hidden once the job has ended.
+    assert 'id="job-live" class="card job-live" data-status="succeeded" hidden' in html
+    # Provenance: what ran, with which inputs, and how long it took.
+    assert f"<dd>telea {restoration.engine_version}</dd>" in html
+    assert "<dd>radius=3</dd>" in html
+    assert "<dd>9</dd>" in html
+    assert f"<dd>{floatformat(restoration.seconds, 2)}</dd>" in html
+    # The damage was simulated, so metrics against the intact motif are shown.
+    assert '<table class="metrics">' in html
+    assert "Against the intact motif" in html
+    whole_psnr = restoration.metrics["whole"]["psnr"]
+    assert whole_psnr is not None
+    assert f"{floatformat(whole_psnr, 4)} dB" in html
+    assert [row["key"] for row in response.context["metric_rows"]][:2] == ["psnr", "ssim"]
+
+
+def test_job_page_of_drawn_damage_says_there_is_no_ground_truth(curator, curator_client, motif):
+    drawn = factories.make_annotation(motif=motif, user=curator)
+    job = _ran(curator, drawn)
+
+    response = curator_client.get(_detail_url(job))
+
+    html = response.content.decode()
+    assert 'id="result"' in html
+    assert job.result.metrics is None
+    assert "there is no ground truth" in html
+    assert '<table class="metrics">' not in html
+
+
+def test_job_page_of_a_failed_job_shows_the_error_and_offers_a_retry(
+    curator, curator_client, simulated
+):
+    job = _job(curator, simulated)
+    RestorationJob.objects.filter(pk=job.pk).update(status=Status.FAILED, error="Out of memory.")
+
+    html = curator_client.get(_detail_url(job)).content.decode()
+
+    assert "This restoration failed: Out of memory." in html
+    assert reverse("restoration:job_retry", args=[job.pk]) in html
+    assert 'id="result"' not in html
+
+
+# Cancel and retry
+
+
+def test_job_cancel_cancels_a_pending_job(curator, curator_client, simulated):
+    job = _job(curator, simulated)
+
+    response = curator_client.post(reverse("restoration:job_cancel", args=[job.pk]))
+
+    assert response.status_code == 302
+    assert response.url == _detail_url(job)
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+    assert job.cancel_requested
+
+
+def test_job_cancel_of_a_finished_job_is_an_error_and_changes_nothing(
+    curator, curator_client, simulated
+):
+    job = _ran(curator, simulated)
+
+    response = curator_client.post(reverse("restoration:job_cancel", args=[job.pk]), follow=True)
+
+    text = [str(message) for message in response.context["messages"]]
+    assert any("already ended" in line for line in text), text
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED
+    assert not job.cancel_requested
+
+
+def test_job_cancel_is_refused_to_experts(curator, expert_client, simulated):
+    job = _job(curator, simulated)
+
+    response = expert_client.post(reverse("restoration:job_cancel", args=[job.pk]))
+
+    assert response.status_code in (403, 404)
+    job.refresh_from_db()
+    assert job.status == Status.PENDING
+
+
+def test_job_cancel_needs_a_post(curator, curator_client, simulated):
+    job = _job(curator, simulated)
+
+    response = curator_client.get(reverse("restoration:job_cancel", args=[job.pk]))
+
+    assert response.status_code == 405
+    job.refresh_from_db()
+    assert job.status == Status.PENDING
+
+
+def test_job_retry_of_a_failed_job_starts_a_new_job(
+    curator, curator_client, simulated, dispatched, django_capture_on_commit_callbacks
+):
+    job = _job(curator, simulated, params={"radius": 4}, seed=11, colour_correction=True)
+    RestorationJob.objects.filter(pk=job.pk).update(status=Status.FAILED, error="boom")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = curator_client.post(reverse("restoration:job_retry", args=[job.pk]))
+
+    retry = RestorationJob.objects.exclude(pk=job.pk).get()
+    assert response.status_code == 302
+    assert response.url == _detail_url(retry)
+    assert retry.retry_of == job
+    assert retry.status == Status.PENDING
+    assert (retry.engine, retry.params, retry.seed, retry.colour_correction) == (
+        "telea",
+        {"radius": 4},
+        11,
+        True,
+    )
+    assert dispatched[-1] == retry.pk
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+
+
+def test_job_retry_of_a_pending_job_is_refused(curator, curator_client, simulated):
+    job = _job(curator, simulated)
+
+    response = curator_client.post(reverse("restoration:job_retry", args=[job.pk]), follow=True)
+
+    assert response.redirect_chain[-1][0] == _detail_url(job)
+    text = [str(message) for message in response.context["messages"]]
+    assert any("Only failed or cancelled" in line for line in text), text
+    assert RestorationJob.objects.count() == 1
+
+
+# Comparing engines
+
+
+def test_compare_page_lists_every_engine_with_its_latest_result(curator, curator_client, simulated):
+    _ran(curator, simulated, "telea", params={"radius": 2})
+    newer = _ran(curator, simulated, "telea", params={"radius": 6})
+    pending = _job(curator, simulated, "navier_stokes")
+
+    response = curator_client.get(_compare_url(simulated))
+
+    assert response.status_code == 200
+    rows = {row["engine"]: row for row in response.context["rows"]}
+    assert set(rows) == set(services.registry.names())
+    assert rows["telea"]["job"] == newer
+    assert rows["telea"]["restoration"] == newer.result
+    assert rows["navier_stokes"]["job"] == pending and rows["navier_stokes"]["restoration"] is None
+    assert rows["exemplar"]["job"] is None
+    html = response.content.decode()
+    for engine in services.registry.names():
+        assert f'data-engine="{engine}"' in html
+    assert newer.result.preview.url in html
+    assert f"<th>telea</th><td>{floatformat(newer.result.seconds, 2)}</td>" in html
+    assert f"<td>{floatformat(newer.result.metrics['whole']['ssim'], 4)}</td>" in html
+    assert "Not run yet" in html
+    assert response.context["missing"] == ["exemplar"]
+
+
+def test_compare_post_launches_only_the_missing_engines(
+    curator, curator_client, simulated, dispatched, django_capture_on_commit_callbacks
+):
+    _ran(curator, simulated, "telea")
+    under_way = _job(curator, simulated, "navier_stokes")
+    failed = _job(curator, simulated, "exemplar")
+    RestorationJob.objects.filter(pk=failed.pk).update(status=Status.FAILED)
+    before = set(RestorationJob.objects.values_list("pk", flat=True))
+    dispatched.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = curator_client.post(_compare_url(simulated))
+
+    assert response.status_code == 302
+    assert response.url == _compare_url(simulated)
+    new = RestorationJob.objects.exclude(pk__in=before)
+    # A failed job has no result: its engine is missing. A result or a job under way is not.
+    assert [job.engine for job in new] == ["exemplar"]
+    assert dispatched == [new.get().pk]
+    assert RestorationJob.objects.filter(engine="navier_stokes").get() == under_way
+    assert RestorationJob.objects.filter(engine="telea").count() == 1
+
+
+def test_compare_post_explains_an_engine_that_cannot_be_loaded(
+    curator, curator_client, simulated, monkeypatch
+):
+    # A misconfigured HERITAGE_ENGINES entry: the registry only checks the path's shape.
+    engines = {"telea": "restoration.engines.telea.TeleaEngine", "zz_broken": "nowhere.Engine"}
+    monkeypatch.setattr(services, "registry", Registry(engines))
+
+    response = curator_client.post(_compare_url(simulated), follow=True)
+
+    text = [str(message) for message in response.context["messages"]]
+    assert any("'zz_broken' cannot be loaded" in line for line in text), text
+    # The message is a sentence, not the repr of ValidationError's message list.
+    assert not any(line.startswith("[") for line in text), text
+
+
+def test_compare_post_with_nothing_missing_launches_nothing(curator, curator_client, simulated):
+    for engine in services.registry.names():
+        _job(curator, simulated, engine)
+
+    response = curator_client.post(_compare_url(simulated), follow=True)
+
+    assert RestorationJob.objects.count() == len(services.registry.names())
+    text = [str(message) for message in response.context["messages"]]
+    assert any("none missing" in line for line in text), text
+
+
+def test_compare_page_is_refused_to_experts_and_visitors(client, expert, simulated):
+    assert client.get(_compare_url(simulated)).status_code == 302
+    client.force_login(expert)
+    assert client.get(_compare_url(simulated)).status_code == 403
+    assert client.post(_compare_url(simulated)).status_code == 403
+    assert not RestorationJob.objects.exists()
+
+
+def test_compare_page_of_an_annotation_of_another_motif_is_404(curator, curator_client, motif):
+    other = factories.make_demo_motif(user=curator, seed=1, title="Other motif")
+    foreign = factories.make_annotation(motif=other, user=curator)
+
+    response = curator_client.get(reverse("restoration:compare", args=[motif.pk, foreign.pk]))
+
+    assert response.status_code == 404
+
+
+# The panel on the motif page
+
+
+def test_motif_page_shows_the_restoration_panel_to_curators(curator, curator_client, simulated):
+    job = _job(curator, simulated, "exemplar")
+
+    response = curator_client.get(simulated.motif.get_absolute_url())
+
+    html = response.content.decode()
+    assert 'id="restorations"' in html
+    assert "data-engine-form" in html
+    assert _create_url(simulated.motif) in html
+    for engine in services.registry.names():
+        assert f'data-engine-params="{engine}"' in html
+    assert 'name="param-exemplar-iterations"' in html
+    assert 'name="param-telea-radius"' in html
+    assert '<table class="jobs">' in html
+    assert job.get_absolute_url() in html
+    assert _compare_url(simulated) in html
+
+
+def test_motif_page_without_damage_asks_to_mark_it_first(curator_client, motif):
+    html = curator_client.get(motif.get_absolute_url()).content.decode()
+
+    assert 'id="restorations"' in html
+    assert 'class="card restore-form"' not in html
+    assert "Mark the damage first" in html
+
+
+def test_motif_page_hides_the_restoration_panel_from_experts(curator, expert_client, simulated):
+    job = _job(curator, simulated, "exemplar")
+
+    response = expert_client.get(simulated.motif.get_absolute_url())
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="restorations"' not in html
+    assert "data-engine-form" not in html
+    assert job.get_absolute_url() not in html
+    for engine in services.registry.names():
+        assert f'data-engine-params="{engine}"' not in html
+
+
+def test_job_json_state_is_json_serialisable_after_a_run(curator, curator_client, simulated):
+    job = _ran(curator, simulated)
+
+    response = curator_client.get(_detail_url(job), **JSON)
+
+    state = json.loads(response.content)
+    assert state["status"] == "succeeded"
+    assert state["result_url"] == _detail_url(job) + "#result"
+    assert state["step"] == state["total"] > 0
+
+
+def test_motif_page_survives_an_engine_that_cannot_be_loaded(
+    curator_client, simulated, monkeypatch
+):
+    engines = {"telea": "restoration.engines.telea.TeleaEngine", "zz_broken": "nowhere.Engine"}
+    monkeypatch.setattr(services, "registry", Registry(engines))
+
+    response = curator_client.get(simulated.motif.get_absolute_url())
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert (
+        "&#x27;zz_broken&#x27; cannot be loaded" in page or "'zz_broken' cannot be loaded" in page
+    )
+    assert 'value="telea"' in page and 'value="zz_broken"' not in page
