@@ -12,7 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from PIL import Image
 
@@ -335,16 +335,24 @@ def job_fail_stale(*, older_than: timedelta | None = None) -> int:
     limit = older_than or timedelta(seconds=settings.RESTORATION_TIME_LIMIT)
     stale = RestorationJob.objects.filter(
         status=Status.RUNNING, heartbeat_at__lt=timezone.now() - limit
+    ).values_list("pk", flat=True)
+    return _fail_running(
+        list(stale),
+        "The job stopped reporting progress (its worker stopped or the server restarted).",
     )
-    ids = list(stale.values_list("pk", flat=True))
-    count = stale.update(
-        status=Status.FAILED,
-        finished_at=timezone.now(),
-        error="The job stopped reporting progress (its worker stopped or the server restarted).",
-    )
-    for job_id in ids:
-        progress.publish(job_id, {"type": "job.failed", "job": job_id, "status": Status.FAILED})
-    return count
+
+
+def _fail_running(job_ids: list[int], error: str) -> int:
+    """Fail those of `job_ids` still running and tell their watchers; returns how many."""
+    failed = []
+    for job_id in job_ids:
+        if _finish(job_id, Status.FAILED, error=error):
+            failed.append(job_id)
+            progress.publish(
+                job_id,
+                {"type": "job.failed", "job": job_id, "status": Status.FAILED, "error": error},
+            )
+    return len(failed)
 
 
 def _process_alive(pid: int) -> bool:
@@ -371,14 +379,9 @@ def job_fail_orphaned() -> int:
         pid = worker.removeprefix(prefix)
         if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
             orphaned.append(job_id)
-    count = RestorationJob.objects.filter(pk__in=orphaned, status=Status.RUNNING).update(
-        status=Status.FAILED,
-        finished_at=timezone.now(),
-        error="The process running this job stopped (server restart or crash); retry it.",
+    return _fail_running(
+        orphaned, "The process running this job stopped (server restart or crash); retry it."
     )
-    for job_id in orphaned:
-        progress.publish(job_id, {"type": "job.failed", "job": job_id, "status": Status.FAILED})
-    return count
 
 
 def run_in_thread(job_id: int) -> None:
@@ -391,7 +394,4 @@ def run_in_thread(job_id: int) -> None:
         # orphan and stale sweeps will end a job left pending or running by this.
         logger.exception("embedded job %s crashed outside its engine", job_id)
     finally:
-        close_old_connections()
-        from django.db import connection
-
         connection.close()
