@@ -1,7 +1,7 @@
 """Catalogue pages: motif list, upload, detail, and the damage editor's endpoints."""
 
 import json
-from functools import wraps
+from functools import lru_cache, wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -265,6 +265,23 @@ def _form_errors(form) -> str:
     return " ".join(f"{error}" for errors in form.errors.values() for error in errors)
 
 
+# A curator clicks several times on the same motif: keep the last decoded motifs in memory
+# (bounded: large murals are decoded per click rather than held).
+_SEGMENT_CACHE_MAX_PIXELS = 40_000_000
+
+
+@lru_cache(maxsize=2)
+def _decoded_rgb(pk: int, sha256: str):
+    return services.motif_read_rgb(motif=Motif.objects.get(pk=pk))
+
+
+def _segment_source(motif: Motif):
+    if motif.width * motif.height > _SEGMENT_CACHE_MAX_PIXELS:
+        return services.motif_read_rgb(motif=motif)
+    # Keyed by sha256 too, so a reused primary key can never return another image.
+    return _decoded_rgb(motif.pk, motif.sha256)
+
+
 @curator_required
 @require_POST
 def annotation_segment(request: HttpRequest, pk: int) -> HttpResponse:
@@ -277,7 +294,7 @@ def annotation_segment(request: HttpRequest, pk: int) -> HttpResponse:
         tolerance = int(body.get("tolerance", 20))
     except (ValueError, TypeError):
         return JsonResponse({"error": 'Send clicks as {"positive": [[x, y], ...]}.'}, status=400)
-    rgb = services.motif_read_rgb(motif=motif)
+    rgb = _segment_source(motif)
     try:
         region = segment.segment(rgb, positive=positive, negative=negative, tolerance=tolerance)
     except ValueError as exc:
