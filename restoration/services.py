@@ -1,11 +1,10 @@
 """Writes of restoration jobs: create, queue, claim, run, cancel, retry, sweep stale ones."""
 
-import hashlib
-import io
 import logging
 import os
 import socket
 from datetime import timedelta
+from typing import NamedTuple
 
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
@@ -16,10 +15,11 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from PIL import Image
 
+from heritage import imaging
 from heritage.models import DamageAnnotation, User
 from heritage.services import annotation_read_mask, motif_read_rgb
-from restoration import progress, selectors
-from restoration.engines.base import Cancelled, EngineError
+from restoration import pipeline, progress, selectors
+from restoration.engines.base import Cancelled, Engine, EngineError
 from restoration.engines.registry import Registry
 from restoration.models import Restoration, RestorationJob
 
@@ -172,8 +172,14 @@ def _message(exc: Exception) -> str:
     return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
-def _execute(job: RestorationJob):
-    from restoration import pipeline
+class _Outcome(NamedTuple):
+    result: pipeline.RestoreResult
+    original: np.ndarray
+    mask: np.ndarray
+    engine: Engine
+
+
+def _execute(job: RestorationJob) -> _Outcome:
 
     image = motif_read_rgb(motif=job.motif)
     mask = annotation_read_mask(annotation=job.annotation) > 127
@@ -186,31 +192,31 @@ def _execute(job: RestorationJob):
         cancelled=Cancelled,
         time_limit=settings.RESTORATION_TIME_LIMIT,
     )
-    return (
-        pipeline.run(
-            engine,
-            image,
-            mask,
-            seed=job.seed,
-            params=job.params,
-            on_progress=reporter,
-            colour_correction=job.colour_correction,
-        ),
+    result = pipeline.run(
+        engine,
         image,
         mask,
-        engine,
+        seed=job.seed,
+        params=job.params,
+        on_progress=reporter,
+        colour_correction=job.colour_correction,
     )
+    return _Outcome(result, image, mask, engine)
 
 
-def _store_result(job: RestorationJob, outcome) -> None:
-    from restoration import metrics, pipeline
+def _store_result(job: RestorationJob, outcome: _Outcome) -> None:
+    # scikit-image loads with the first result, not with every web process.
+    from restoration import metrics
 
     result, original, mask, engine = outcome
     scores = None
     if job.annotation.method == DamageAnnotation.Method.SIMULATED:
         # The motif is intact and the damage simulated: the motif itself is the ground truth.
         scores = metrics.compute_all(original, result.image, mask)
-    checkpoint_sha = _sha256_of_file(job.checkpoint) if job.checkpoint else ""
+    checkpoint_sha = ""
+    if job.checkpoint:
+        with open(job.checkpoint, "rb") as handle:
+            checkpoint_sha = imaging.sha256_of(handle)
     restoration = Restoration(
         job=job,
         engine=job.engine,
@@ -227,7 +233,11 @@ def _store_result(job: RestorationJob, outcome) -> None:
     try:
         with transaction.atomic():
             name = f"job{job.pk}"
-            restoration.image.save(f"{name}.png", ContentFile(_png(result.image)), save=False)
+            restoration.image.save(
+                f"{name}.png",
+                ContentFile(imaging.encode_png(Image.fromarray(result.image))),
+                save=False,
+            )
             stored.append(restoration.image)
             restoration.preview.save(
                 f"{name}-preview.jpg",
@@ -258,12 +268,6 @@ def _store_result(job: RestorationJob, outcome) -> None:
         raise
 
 
-def _png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue()
-
-
 def _outline_png(mask: np.ndarray) -> bytes:
     """Transparent PNG with the border of the reconstructed area drawn in a bright colour."""
     import cv2
@@ -274,17 +278,7 @@ def _outline_png(mask: np.ndarray) -> bytes:
         border = cv2.dilate(border, np.ones((thickness, thickness), np.uint8))
     rgba = np.zeros((*mask.shape, 4), np.uint8)
     rgba[border > 0] = (255, 214, 0, 255)
-    buffer = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
-
-
-def _sha256_of_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return imaging.encode_png(Image.fromarray(rgba, "RGBA"))
 
 
 def _event(job: RestorationJob, kind: str) -> dict:

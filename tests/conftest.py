@@ -34,3 +34,15 @@ def plain_user(db):
 def fast_password_hashing(settings):
     """Test users need no brute-force resistance; the default hasher costs ~0.25 s a user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def curator_client(client, curator):
+    client.force_login(curator)
+    return client
+
+
+@pytest.fixture
+def expert_client(client, expert):
+    client.force_login(expert)
+    return client

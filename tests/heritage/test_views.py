@@ -22,18 +22,6 @@ def motif(curator):
     return factories.make_motif(user=curator, title="Flying apsaras", seed=100)
 
 
-@pytest.fixture
-def curator_client(client, curator):
-    client.force_login(curator)
-    return client
-
-
-@pytest.fixture
-def expert_client(client, expert):
-    client.force_login(expert)
-    return client
-
-
 def _upload_file(data: bytes, name: str = "wall.png", content_type: str = "image/png"):
     return SimpleUploadedFile(name, data, content_type=content_type)
 

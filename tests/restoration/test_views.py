@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 
@@ -14,18 +13,6 @@ from tests import factories
 Status = RestorationJob.Status
 
 JSON = {"HTTP_ACCEPT": "application/json"}
-
-
-@pytest.fixture
-def curator_client(client, curator):
-    client.force_login(curator)
-    return client
-
-
-@pytest.fixture
-def expert_client(client, expert):
-    client.force_login(expert)
-    return client
 
 
 def _form(annotation, engine="telea", **params) -> dict:
