@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "channels",
     "heritage",
     "restoration",
+    "gallery",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,19 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The cache holds public pages and the vote throttles' counters: shared through Redis when
+# there is one, otherwise in this process's memory (one server process, the embedded default).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "heritage",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 # A job is acknowledged only when it ends, and goes back to the queue if its worker dies.
@@ -239,6 +253,20 @@ HERITAGE_PREVIEW_SIZE = _positive_int("HERITAGE_PREVIEW_SIZE", 1600)
 HERITAGE_THUMBNAIL_SIZE = _positive_int("HERITAGE_THUMBNAIL_SIZE", 360)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# Public user studies: how fast one address may vote, and how many anonymous participants it
+# may start (a cleared cookie is a new participant), as django-ratelimit rates like "30/m".
+GALLERY_VOTE_RATE = env.str("HERITAGE_VOTE_RATE", default="30/m")
+GALLERY_PARTICIPANT_RATE = env.str("HERITAGE_PARTICIPANT_RATE", default="20/h")
+for _name, _rate in (
+    ("HERITAGE_VOTE_RATE", GALLERY_VOTE_RATE),
+    ("HERITAGE_PARTICIPANT_RATE", GALLERY_PARTICIPANT_RATE),
+):
+    _count, _, _period = _rate.partition("/")
+    if not _count.isdigit() or int(_count) <= 0 or _period not in {"s", "m", "h", "d"}:
+        raise ImproperlyConfigured(f"{_name} must look like 30/m (per s, m, h or d), got {_rate!r}")
+# Behind a proxy the client address is in a header the proxy sets (e.g. HTTP_X_REAL_IP).
+RATELIMIT_IP_META_KEY = env.str("HERITAGE_CLIENT_IP_HEADER", default="") or None
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

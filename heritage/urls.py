@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
+from gallery.views import exhibitions as gallery_exhibitions
 from heritage import views
 
 app_name_patterns = (
@@ -36,7 +37,8 @@ app_name_patterns = (
 )
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", gallery_exhibitions.home, name="home"),
+    path("", include("gallery.urls")),
     path("", include(app_name_patterns)),
     path("", include("restoration.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

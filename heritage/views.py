@@ -58,13 +58,6 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    recent = []
-    if request.user.is_authenticated and selectors.user_can_browse_catalogue(user=request.user):
-        recent = selectors.motif_list()[:8]
-    return render(request, "heritage/home.html", {"recent": recent})
-
-
 @catalogue_required
 @require_GET
 def motif_list(request: HttpRequest) -> HttpResponse:

@@ -3,6 +3,7 @@
 import logging
 import os
 import socket
+import uuid
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -44,8 +45,12 @@ def job_create(
     seed: int = 0,
     colour_correction: bool = False,
     checkpoint: str = "",
+    queue: bool = True,
 ) -> RestorationJob:
     """Save a job and queue it once the transaction commits.
+
+    With queue=False the job stays pending for the caller to run in-process with job_run
+    (commands that make demo content run the fast engines so).
 
     Raises PermissionDenied for non-curators and ValidationError for an unknown engine, bad
     parameters or a seed out of range.
@@ -67,7 +72,8 @@ def job_create(
         checkpoint=checkpoint,
         requested_by=requested_by,
     )
-    transaction.on_commit(lambda: job_dispatch(job_id=job.pk))
+    if queue:
+        transaction.on_commit(lambda: job_dispatch(job_id=job.pk))
     return job
 
 
@@ -232,7 +238,9 @@ def _store_result(job: RestorationJob, outcome: _Outcome) -> None:
     stored = []
     try:
         with transaction.atomic():
-            name = f"job{job.pk}"
+            # Opaque names: file URLs reach public and blind pages, where a job id must not
+            # let anyone trace the image back to its engine.
+            name = uuid.uuid4().hex
             restoration.image.save(
                 f"{name}.png",
                 ContentFile(imaging.encode_png(Image.fromarray(result.image))),

@@ -46,3 +46,14 @@ def curator_client(client, curator):
 def expert_client(client, expert):
     client.force_login(expert)
     return client
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """The cache (public pages, vote throttles) lives in process memory and outlives each test's
+    database: start every test with it empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

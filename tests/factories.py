@@ -97,3 +97,17 @@ def make_demo_motif(
         site=services.site_get_or_create(name="Huashan test cliff"),
         title=title,
     )
+
+
+def make_restoration(*, annotation, user: User, engine: str = "telea", seed: int = 0):
+    """A finished restoration of the annotation, run in-process with the named engine."""
+    from restoration import services as restoration_services
+
+    job = restoration_services.job_create(
+        requested_by=user, annotation=annotation, engine=engine, seed=seed, queue=False
+    )
+    restoration_services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    if job.status != job.Status.SUCCEEDED:
+        raise AssertionError(f"the {engine} job ended {job.status}: {job.error}")
+    return job.result

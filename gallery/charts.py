@@ -1,0 +1,124 @@
+"""Small inline SVG charts for the results pages: estimates with intervals, counts over time.
+
+Written here rather than shipping a charting library to the browser: two chart shapes, drawn
+on the server, readable without JavaScript and printable with the page.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+ROW_HEIGHT = 26
+LABEL_WIDTH = 220
+PLOT_WIDTH = 420
+PALETTE = ("#2f6f8f", "#b5562f", "#5a8f3a", "#8a5aa8", "#c08a1e", "#4d4d4d", "#2a9d8f")
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    group: int = 0  # colour index: the same engine keeps its colour across criteria
+
+
+def interval_chart(
+    bars: Sequence[Bar], *, lo: float, hi: float, title: str, ticks: Sequence[float] = ()
+) -> SafeString:
+    """Horizontal bars from `lo` with whiskers for the intervals; a missing value shows "n/a"."""
+    height = ROW_HEIGHT * len(bars) + 40
+    width = LABEL_WIDTH + PLOT_WIDTH + 60
+
+    def x(value: float) -> float:
+        clamped = min(max(value, lo), hi)
+        return LABEL_WIDTH + (clamped - lo) / (hi - lo) * PLOT_WIDTH
+
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="100%" preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>'
+    ]
+    for tick in ticks or (lo, hi):
+        parts.append(
+            f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="0" y2="{height - 24}" '
+            f'stroke="#ddd"/><text x="{x(tick):.1f}" y="{height - 8}" font-size="11" '
+            f'text-anchor="middle">{tick:g}</text>'
+        )
+    for row, bar in enumerate(bars):
+        top = row * ROW_HEIGHT + 6
+        middle = top + ROW_HEIGHT / 2 - 3
+        colour = PALETTE[bar.group % len(PALETTE)]
+        parts.append(
+            f'<text x="{LABEL_WIDTH - 8}" y="{middle + 4:.1f}" font-size="12" '
+            f'text-anchor="end">{escape(bar.label)}</text>'
+        )
+        if bar.value is None:
+            parts.append(
+                f'<text x="{LABEL_WIDTH + 4}" y="{middle + 4:.1f}" font-size="12" '
+                'fill="#777">n/a</text>'
+            )
+            continue
+        parts.append(
+            f'<rect x="{x(lo):.1f}" y="{top:.1f}" width="{x(bar.value) - x(lo):.1f}" '
+            f'height="{ROW_HEIGHT - 12}" fill="{colour}" opacity="0.8"/>'
+        )
+        if bar.low is not None and bar.high is not None:
+            parts.append(
+                f'<line x1="{x(bar.low):.1f}" x2="{x(bar.high):.1f}" y1="{middle:.1f}" '
+                f'y2="{middle:.1f}" stroke="#111" stroke-width="1.5"/>'
+            )
+            for end in (bar.low, bar.high):
+                parts.append(
+                    f'<line x1="{x(end):.1f}" x2="{x(end):.1f}" y1="{middle - 5:.1f}" '
+                    f'y2="{middle + 5:.1f}" stroke="#111" stroke-width="1.5"/>'
+                )
+        parts.append(
+            f'<text x="{LABEL_WIDTH + PLOT_WIDTH + 8}" y="{middle + 4:.1f}" '
+            f'font-size="12">{bar.value:.2f}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
+def timeline_chart(points: Sequence[tuple[date, int]], *, title: str) -> SafeString:
+    """Cumulative count per day as a step line; `points` are (day, count that day), sorted."""
+    width, height, margin = LABEL_WIDTH + PLOT_WIDTH, 180, 36
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="100%" preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>'
+    ]
+    if not points:
+        parts.append(f'<text x="{margin}" y="{height / 2}" font-size="12">No votes yet</text>')
+        parts.append("</svg>")
+        return mark_safe("".join(parts))
+    cumulative, total = [], 0
+    for day, count in points:
+        total += count
+        cumulative.append((day, total))
+    first, last = cumulative[0][0], cumulative[-1][0]
+    span = max((last - first).days, 1)
+
+    def xy(day: date, value: int) -> tuple[float, float]:
+        x = margin + (day - first).days / span * (width - 2 * margin)
+        y = height - margin - value / max(total, 1) * (height - 2 * margin)
+        return x, y
+
+    path = []
+    for index, (day, value) in enumerate(cumulative):
+        x, y = xy(day, value)
+        path.append(f"{'M' if index == 0 else 'L'}{x:.1f},{y:.1f}")
+    parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>')
+    for day, value in cumulative:
+        x, y = xy(day, value)
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{PALETTE[0]}"/>')
+    parts.append(
+        f'<text x="{margin}" y="{height - 10}" font-size="11">{first.isoformat()}</text>'
+        f'<text x="{width - margin}" y="{height - 10}" font-size="11" text-anchor="end">'
+        f"{last.isoformat()}</text>"
+        f'<text x="{margin}" y="{margin - 12}" font-size="11">{total} votes in all</text>'
+    )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))

@@ -1,0 +1,217 @@
+"""Writes of public user studies: set-up, opening and closing, participants and their votes."""
+
+import secrets
+import uuid
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.text import slugify
+
+from gallery.models import Participant, StudyCandidate, StudyTrial, StudyVote, UserStudy
+from gallery.results import result_of
+from heritage.models import User
+from restoration.models import Restoration
+
+ALREADY_VOTED = "You have already voted on this image set."
+RETIRED = "This image set has collected enough votes; here is another."
+SLUG_LENGTH = 100
+
+
+def _require_curator(user: User | None) -> None:
+    if user is None or not user.is_curator:
+        raise PermissionDenied("Only curators can set up and run studies.")
+
+
+def _unique_slug(text: str) -> str:
+    base = slugify(text)[:SLUG_LENGTH].strip("-") or "study"
+    slug, suffix = base, 2
+    while UserStudy.objects.filter(slug=slug).exists():
+        slug = f"{base[: SLUG_LENGTH - 6]}-{suffix}"
+        suffix += 1
+    return slug
+
+
+def _group_by_input(restorations: Iterable[Restoration]) -> list[list[StudyCandidate]]:
+    """Unsaved candidates grouped by the damaged input they were made from."""
+    groups: dict[tuple[int, int], list[StudyCandidate]] = {}
+    for restoration in restorations:
+        candidate = StudyCandidate(restoration=restoration, token=secrets.token_urlsafe(12))
+        key = (result_of(candidate).motif.pk, restoration.job.annotation_id)
+        groups.setdefault(key, []).append(candidate)
+    return list(groups.values())
+
+
+def study_create(
+    *,
+    created_by: User,
+    title: str,
+    question: str,
+    restorations: Iterable[Restoration],
+    description: str = "",
+    slug: str | None = None,
+    show_input: bool = True,
+    allow_not_sure: bool = True,
+    retire_after: int | None = None,
+    attention_check: bool = False,
+    open_now: bool = False,
+) -> UserStudy:
+    """A study with one trial per damaged input, its restorations as the candidates.
+
+    Raises PermissionDenied for non-curators; ValidationError for a missing title or question,
+    no restorations, an input restored only once, or retire_after below 1.
+    """
+    _require_curator(created_by)
+    title, question = " ".join(title.split()), " ".join(question.split())
+    if not title:
+        raise ValidationError("A study needs a title.", code="required")
+    if not question:
+        raise ValidationError("A study needs a question to ask.", code="required")
+    if retire_after is not None and retire_after < 1:
+        raise ValidationError("Retire after must be at least 1 vote.", code="retire_after")
+    groups = _group_by_input(
+        Restoration.objects.select_related("job__motif")
+        .filter(pk__in=[restoration.pk for restoration in restorations])
+        .order_by("job__motif_id", "job__annotation_id", "pk")
+    )
+    if not groups:
+        raise ValidationError("Choose the restorations to compare.", code="required")
+    for group in groups:
+        if len(group) < 2:
+            motif = result_of(group[0]).motif
+            raise ValidationError(
+                f'"{motif.title}" needs at least two candidates for the same input.',
+                code="too_few_candidates",
+            )
+    now = timezone.now()
+    with transaction.atomic():
+        study = UserStudy.objects.create(
+            title=title,
+            slug=_unique_slug(slug or title),
+            question=question,
+            description=description.strip(),
+            show_input=show_input,
+            allow_not_sure=allow_not_sure,
+            retire_after=retire_after,
+            attention_check=attention_check,
+            status=UserStudy.Status.OPEN if open_now else UserStudy.Status.DRAFT,
+            opened_at=now if open_now else None,
+            created_by=created_by,
+        )
+        for position, group in enumerate(groups, start=1):
+            trial = StudyTrial.objects.create(
+                study=study, position=position, motif=result_of(group[0]).motif
+            )
+            for candidate in group:
+                candidate.trial = trial
+            StudyCandidate.objects.bulk_create(group)
+    return study
+
+
+def study_open(*, study: UserStudy, user: User) -> UserStudy:
+    """Open a draft or closed study to votes. Raises PermissionDenied, ValidationError."""
+    _require_curator(user)
+    # Conditional update: two curators pressing "open" at once change the row once.
+    opened = UserStudy.objects.filter(
+        pk=study.pk, status__in=[UserStudy.Status.DRAFT, UserStudy.Status.CLOSED]
+    ).update(
+        status=UserStudy.Status.OPEN,
+        opened_at=Coalesce("opened_at", Value(timezone.now())),
+        closed_at=None,
+    )
+    study.refresh_from_db()
+    if not opened:
+        raise ValidationError("This study is already open.", code="already_open")
+    return study
+
+
+def study_close(*, study: UserStudy, user: User) -> UserStudy:
+    """Stop taking votes. Raises PermissionDenied, ValidationError if the study is not open."""
+    _require_curator(user)
+    closed = UserStudy.objects.filter(pk=study.pk, status=UserStudy.Status.OPEN).update(
+        status=UserStudy.Status.CLOSED, closed_at=timezone.now()
+    )
+    study.refresh_from_db()
+    if not closed:
+        raise ValidationError("Only an open study can be closed.", code="not_open")
+    return study
+
+
+def participant_create(*, ip_hash: str, participant_id: uuid.UUID | None = None) -> Participant:
+    """The anonymous participant with the id their signed cookie holds (a new id if None).
+
+    The id is handed out before the first vote, so that a visitor meets the trials in their
+    own order from the start; the row only appears with that first vote.
+    """
+    if participant_id is None:
+        return Participant.objects.create(ip_hash=ip_hash[:64])
+    participant, _ = Participant.objects.get_or_create(
+        pk=participant_id, defaults={"ip_hash": ip_hash[:64]}
+    )
+    return participant
+
+
+def vote_cast(
+    *,
+    trial: StudyTrial,
+    participant: Participant,
+    choice: str | None,
+    shown: list[str],
+    repeat: bool = False,
+    ip_hash: str = "",
+) -> StudyVote:
+    """Record the participant's answer on a trial: a candidate token, or None for "not sure".
+
+    Raises ValidationError if the study is not open, the choice or the shown order does not
+    belong to the trial, "not sure" is not offered, the participant already voted (ALREADY_VOTED),
+    the trial is retired (RETIRED), or a repeat comes without a first vote.
+    """
+    with transaction.atomic():
+        # The lock serialises votes on one trial, so retirement can never be overshot.
+        trial = StudyTrial.objects.select_for_update().select_related("study").get(pk=trial.pk)
+        study = trial.study
+        if not study.is_open:
+            raise ValidationError("This study is not taking votes.", code="not_open")
+        tokens = dict(trial.candidates.values_list("token", "pk"))
+        if sorted(shown) != sorted(tokens):
+            raise ValidationError(
+                "The images shown do not match this image set; please vote again.",
+                code="shown",
+            )
+        if choice is None and not study.allow_not_sure:
+            raise ValidationError("Please choose one of the images.", code="not_sure")
+        if choice is not None and choice not in tokens:
+            raise ValidationError("That choice is not part of this image set.", code="choice")
+        votes = StudyVote.objects.filter(trial=trial, participant=participant)
+        if votes.filter(repeat=repeat).exists():
+            raise ValidationError(ALREADY_VOTED, code="already_voted")
+        if repeat and not votes.filter(repeat=False).exists():
+            raise ValidationError(
+                "Only an image set you have already voted on can be shown again.", code="repeat"
+            )
+        if not repeat and trial.retired_at is not None:
+            raise ValidationError(RETIRED, code="retired")
+        try:
+            with transaction.atomic():
+                vote = StudyVote.objects.create(
+                    trial=trial,
+                    participant=participant,
+                    candidate_id=None if choice is None else tokens[choice],
+                    repeat=repeat,
+                    shown=list(shown),
+                    ip_hash=ip_hash[:64],
+                )
+        except IntegrityError:
+            # A simultaneous request of the same participant won the race.
+            raise ValidationError(ALREADY_VOTED, code="already_voted") from None
+        if (
+            not repeat
+            and study.retire_after
+            and StudyVote.objects.filter(trial=trial, repeat=False).count() >= study.retire_after
+        ):
+            trial.retired_at = timezone.now()
+            trial.save(update_fields=["retired_at"])
+    return vote

@@ -1,0 +1,349 @@
+"""User study pages: visitors vote on image sets; curators set studies up and read the results."""
+
+import csv
+import math
+import string
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils.crypto import salted_hmac
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.core import is_ratelimited
+
+from gallery.charts import Bar, interval_chart, timeline_chart
+from gallery.forms.studies import DEFAULT_QUESTION, StudyCreateForm, VoteForm
+from gallery.models import Participant, UserStudy
+from gallery.results import result_of
+from gallery.selectors import studies as selectors
+from gallery.services import studies as services
+from heritage.views import curator_required
+
+COOKIE = "heritage_participant"
+COOKIE_SALT = "gallery.participant"
+COOKIE_AGE = 365 * 24 * 60 * 60
+IMAGE_CACHE = {"private": True, "max_age": 3600}
+
+
+def _client_ip(request: HttpRequest) -> str:
+    header = settings.RATELIMIT_IP_META_KEY
+    address = request.META.get(header, "") if header else request.META.get("REMOTE_ADDR", "")
+    # A forwarding header may list the proxies after the client.
+    return address.split(",")[0].strip()
+
+
+def _ip_hash(request: HttpRequest) -> str:
+    return salted_hmac(
+        "gallery.participant-ip", _client_ip(request), algorithm="sha256"
+    ).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Visitor:
+    """Who is voting: the id in their signed cookie, saved as a participant from the first vote."""
+
+    participant: Participant | None
+    key: uuid.UUID
+
+    @property
+    def viewer(self) -> Participant:
+        # Unsaved until the first vote: enough for the selectors to draw this visitor's orders.
+        return self.participant or Participant(pk=self.key)
+
+
+def _visitor(request: HttpRequest) -> _Visitor:
+    # A missing, tampered or unreadable cookie makes a new visitor with a fresh id.
+    raw = request.get_signed_cookie(COOKIE, default=None, salt=COOKIE_SALT)
+    key = selectors.participant_uuid(value=raw)
+    if key is None:
+        return _Visitor(None, uuid.uuid4())
+    return _Visitor(selectors.participant_get(participant_id=raw), key)
+
+
+def _remember(response: HttpResponse, visitor: _Visitor) -> HttpResponse:
+    response.set_signed_cookie(
+        COOKIE,
+        str(visitor.key),
+        salt=COOKIE_SALT,
+        max_age=COOKIE_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
+    return response
+
+
+def _study_or_404(request: HttpRequest, slug: str) -> UserStudy:
+    study = selectors.study_for_user(user=request.user, slug=slug)
+    if study is None:
+        raise Http404("No such study.")
+    return study
+
+
+def _throttled(request: HttpRequest, study: UserStudy) -> HttpResponse:
+    response = render(request, "gallery/studies/throttled.html", {"study": study}, status=429)
+    response["Retry-After"] = "60"
+    return response
+
+
+@require_GET
+def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    study = _study_or_404(request, slug)
+    participant = _visitor(request).participant
+    answered = selectors.study_participant_votes(study=study, participant=participant)
+    return render(request, "gallery/studies/detail.html", {"study": study, "answered": answered})
+
+
+@require_http_methods(["GET", "POST"])
+def study_vote(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: on to the visitor's next image set (or the thanks); POST: cast a vote."""
+    study = _study_or_404(request, slug)
+    if request.method == "POST":
+        return _vote_post(request, study)
+    if study.status == UserStudy.Status.CLOSED:
+        return redirect(study)
+    visitor = _visitor(request)
+    following = selectors.study_next(study=study, participant=visitor.viewer)
+    if following is None:
+        return _remember(redirect("gallery:study_thanks", study.slug), visitor)
+    # Each image set has an address of its own, so the back button brings back the set the
+    # visitor saw rather than whatever comes next.
+    target = redirect("gallery:study_trial", study.slug, following[0].position)
+    return _remember(target, visitor)
+
+
+@require_GET
+@cache_control(private=True)
+def study_trial(request: HttpRequest, slug: str, position: int) -> HttpResponse:
+    study = _study_or_404(request, slug)
+    if study.status == UserStudy.Status.CLOSED:
+        return redirect(study)
+    viewer = (visitor := _visitor(request)).viewer
+    shown = selectors.study_trial_for(study=study, participant=viewer, position=position)
+    if shown is None:
+        return redirect("gallery:study_vote", study.slug)
+    trial, repeat = shown
+    key = str(viewer.pk)
+    candidates = selectors.trial_candidates(trial=trial, participant_key=key, repeat=repeat)
+    number, total = selectors.study_progress(study=study, participant=viewer, trial=trial)
+    context = {
+        "study": study,
+        "trial": trial,
+        "repeat": repeat,
+        "choices": list(zip(string.ascii_uppercase, candidates, strict=False)),
+        "shown": ",".join(candidate.token for candidate in candidates),
+        "number": number,
+        "total": total,
+    }
+    return _remember(render(request, "gallery/studies/vote.html", context), visitor)
+
+
+def _vote_post(request: HttpRequest, study: UserStudy) -> HttpResponse:
+    again = redirect("gallery:study_vote", study.slug)
+    if is_ratelimited(
+        request, group="gallery.vote", key="ip", rate=settings.GALLERY_VOTE_RATE, increment=True
+    ):
+        return _throttled(request, study)
+    form = VoteForm(request.POST)
+    trial = form.is_valid() and selectors.study_trial(
+        study=study, trial_id=form.cleaned_data["trial"]
+    )
+    if not trial:
+        messages.error(request, "That vote could not be read; please choose again.")
+        return again
+    visitor = _visitor(request)
+    if visitor.participant is None and is_ratelimited(
+        request,
+        group="gallery.participant",
+        key="ip",
+        rate=settings.GALLERY_PARTICIPANT_RATE,
+        increment=True,
+    ):
+        return _throttled(request, study)
+    ip_hash = _ip_hash(request)
+    try:
+        # A refused first vote must not leave a participant behind.
+        with transaction.atomic():
+            voter = visitor.participant or services.participant_create(
+                ip_hash=ip_hash, participant_id=visitor.key
+            )
+            services.vote_cast(
+                trial=trial,
+                participant=voter,
+                choice=form.cleaned_data["choice"],
+                shown=form.cleaned_data["shown"],
+                repeat=form.cleaned_data["repeat"],
+                ip_hash=ip_hash,
+            )
+    except ValidationError as exc:
+        level = messages.WARNING if exc.code in {"already_voted", "retired"} else messages.ERROR
+        messages.add_message(request, level, " ".join(exc.messages))
+    return _remember(again, visitor)
+
+
+@require_GET
+def study_thanks(request: HttpRequest, slug: str) -> HttpResponse:
+    study = _study_or_404(request, slug)
+    participant = _visitor(request).participant
+    answered = selectors.study_participant_votes(study=study, participant=participant)
+    return render(request, "gallery/studies/thanks.html", {"study": study, "answered": answered})
+
+
+@require_GET
+@cache_control(**IMAGE_CACHE)
+def study_candidate_image(request: HttpRequest, token: str) -> FileResponse:
+    """A candidate's preview under its opaque token: the stored path would name the job."""
+    candidate = selectors.study_candidate_for_image(token=token, user=request.user)
+    if candidate is None:
+        raise Http404("No such image.")
+    preview = result_of(candidate).preview
+    return FileResponse(preview.open("rb"), content_type="image/jpeg", filename=f"{token}.jpg")
+
+
+@require_GET
+@cache_control(**IMAGE_CACHE)
+def study_input_image(request: HttpRequest, pk: int) -> FileResponse:
+    """What every candidate of the trial was made from (the damaged input), by trial id."""
+    trial = selectors.study_trial_for_image(trial_id=pk, user=request.user)
+    candidate = trial and selectors.study_trial_input(trial=trial)
+    if not candidate:
+        raise Http404("No such image.")
+    source = result_of(candidate).input_preview
+    return FileResponse(source.open("rb"), content_type="image/jpeg", filename=f"input-{pk}.jpg")
+
+
+@curator_required
+@require_GET
+def study_manage_list(request: HttpRequest) -> HttpResponse:
+    studies = selectors.study_list()
+    return render(request, "gallery/studies/manage_list.html", {"studies": studies})
+
+
+@curator_required
+@require_http_methods(["GET", "POST"])
+def study_create(request: HttpRequest) -> HttpResponse:
+    form = StudyCreateForm(request.POST or None, initial={"question": DEFAULT_QUESTION})
+    if request.method == "POST" and form.is_valid():
+        try:
+            study = services.study_create(created_by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f'The study "{study.title}" was created.')
+            return redirect("gallery:study_results", study.pk)
+    context = {
+        "form": form,
+        "groups": selectors.study_restoration_groups(),
+        "selected": {str(value) for value in form["restorations"].value() or []},
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "gallery/studies/create.html", context, status=status)
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100 * value
+
+
+def _presented(results: dict) -> dict:
+    """Table rows in percent and the three charts of the results page."""
+    rows = results["engines"]
+    table = [
+        {
+            **row,
+            "share_pct": _percent(row["share"].value),
+            "share_low_pct": _percent(row["share"].low),
+            "share_high_pct": _percent(row["share"].high),
+        }
+        for row in rows
+    ]
+    shares = [
+        Bar(row["engine"], row["share"].value, row["share"].low, row["share"].high, group=i)
+        for i, row in enumerate(rows)
+    ]
+    scale = [
+        Bar(row["engine"], row["scale"].value, row["scale"].low, row["scale"].high, group=i)
+        for i, row in enumerate(rows)
+    ]
+    ends = [abs(x) for bar in scale for x in (bar.value, bar.low, bar.high) if x is not None]
+    reach = max(1, math.ceil(max(ends, default=1)))
+    return {
+        "table": table,
+        "not_sure_pct": _percent(results["not_sure"]["share"].value),
+        "share_chart": interval_chart(
+            shares, lo=0, hi=1, title="Vote share with 95% Wilson interval", ticks=(0, 0.5, 1)
+        ),
+        "scale_chart": interval_chart(
+            scale, lo=-reach, hi=reach, title="Bradley-Terry scale", ticks=(-reach, 0, reach)
+        ),
+        "timeline_chart": timeline_chart(results["timeline"], title="Votes per day, cumulative"),
+    }
+
+
+@curator_required
+@require_GET
+def study_results(request: HttpRequest, pk: int) -> HttpResponse:
+    study = get_object_or_404(UserStudy, pk=pk)
+    results = selectors.study_results(study=study)
+    context = {"study": study, "results": results, **_presented(results)}
+    return render(request, "gallery/studies/results.html", context)
+
+
+@curator_required
+@require_POST
+def study_open(request: HttpRequest, pk: int) -> HttpResponse:
+    study = get_object_or_404(UserStudy, pk=pk)
+    try:
+        services.study_open(study=study, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The study is open: visitors can vote now.")
+    return redirect("gallery:study_results", study.pk)
+
+
+@curator_required
+@require_POST
+def study_close(request: HttpRequest, pk: int) -> HttpResponse:
+    study = get_object_or_404(UserStudy, pk=pk)
+    try:
+        services.study_close(study=study, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The study is closed: no more votes are taken.")
+    return redirect("gallery:study_results", study.pk)
+
+
+@curator_required
+@require_GET
+def study_votes_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    study = get_object_or_404(UserStudy, pk=pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="study-{study.slug}-votes.csv"'
+    writer = csv.writer(response)
+    writer.writerow(selectors.VOTE_COLUMNS)
+    writer.writerows(selectors.study_vote_rows(study=study))
+    return response
+
+
+urlpatterns = [
+    path("studies/<slug:slug>/", study_detail, name="study_detail"),
+    path("studies/<slug:slug>/vote/", study_vote, name="study_vote"),
+    path("studies/<slug:slug>/vote/<int:position>/", study_trial, name="study_trial"),
+    path("studies/<slug:slug>/thanks/", study_thanks, name="study_thanks"),
+    path("studies/candidates/<str:token>.jpg", study_candidate_image, name="study_candidate_image"),
+    path("studies/trials/<int:pk>/input.jpg", study_input_image, name="study_input_image"),
+    path("manage/studies/", study_manage_list, name="study_manage_list"),
+    path("manage/studies/new/", study_create, name="study_create"),
+    path("manage/studies/<int:pk>/", study_results, name="study_results"),
+    path("manage/studies/<int:pk>/open/", study_open, name="study_open"),
+    path("manage/studies/<int:pk>/close/", study_close, name="study_close"),
+    path("manage/studies/<int:pk>/votes.csv", study_votes_csv, name="study_votes_csv"),
+]

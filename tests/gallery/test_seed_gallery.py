@@ -1,0 +1,60 @@
+"""The seed_gallery command: demo restorations, a published exhibition, a review and a study."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from gallery.models import Exhibition, ReviewCampaign, UserStudy
+from restoration.models import Restoration
+
+
+def run(command: str, *args) -> str:
+    out = io.StringIO()
+    call_command(command, *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def demo(settings, media, db, monkeypatch):
+    monkeypatch.delenv("HERITAGE_DEMO_PASSWORD", raising=False)
+    settings.DEBUG = True
+    # Two damaged motifs (rock art, then a mural) and their two intact twins.
+    run("seed_demo", "--motifs", "2")
+
+
+def test_seed_gallery_refuses_without_demo_content(db):
+    with pytest.raises(CommandError, match="seed_demo first"):
+        run("seed_gallery")
+
+
+def test_seed_gallery_restores_exhibits_reviews_and_studies_once(demo):
+    output = run("seed_gallery")
+
+    engines = sorted(Restoration.objects.values_list("engine", flat=True))
+    # telea and navier_stokes on both damaged motifs, exemplar on the mural.
+    assert engines == ["exemplar", "navier_stokes", "navier_stokes", "telea", "telea"]
+    exhibition = Exhibition.objects.get()
+    assert exhibition.is_published
+    entry = exhibition.entries.get()
+    assert entry.restoration.engine == "exemplar"
+    assert "mural" in entry.motif.style.lower()
+
+    campaign = ReviewCampaign.objects.get()
+    assert campaign.status == ReviewCampaign.Status.OPEN
+    assert list(campaign.experts.values_list("username", flat=True)) == ["expert"]
+    assert campaign.items.count() == 4
+
+    study = UserStudy.objects.get()
+    assert study.is_open
+    # One trial per exhibited mural: telea, navier_stokes and exemplar on the same input.
+    assert study.trials.count() == 1
+    assert study.trials.get().candidates.count() == 3
+    assert "published exhibition" in output
+
+    again = run("seed_gallery")
+
+    assert Restoration.objects.count() == 5
+    assert (Exhibition.objects.count(), ReviewCampaign.objects.count()) == (1, 1)
+    assert UserStudy.objects.count() == 1
+    assert "already present" in again
