@@ -1,11 +1,13 @@
 """Reads of user studies: what a participant sees next, in which order, and what the votes say."""
 
+import hashlib
 import random
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 
@@ -38,6 +40,11 @@ class _Standing:
     primary: list[int]  # trial ids voted on, oldest vote first
     repeat_trial: int | None  # the trial to show again now, if the attention check is due
     repeat_done: bool
+
+
+def studies_open() -> list[UserStudy]:
+    """Studies taking votes now, newest first: what the home page invites visitors to."""
+    return list(UserStudy.objects.filter(status=UserStudy.Status.OPEN).order_by("-opened_at"))
 
 
 def study_list() -> list[UserStudy]:
@@ -240,6 +247,20 @@ def _engines(study: UserStudy) -> tuple[dict[int, str], dict[int, list[str]], di
     return by_candidate, by_trial, by_token
 
 
+def _bradley_terry(
+    study: UserStudy, choices: list[stats.Choice], engines: list[str], resamples: int
+) -> dict[str, stats.Estimate]:
+    # The bootstrap takes about a second per thousand votes; the same votes give the same
+    # answer (fixed seed), so a curator reloading the results page does not wait again.
+    digest = hashlib.sha256(repr((choices, engines, resamples)).encode()).hexdigest()
+    key = f"gallery:study-bt:{study.pk}:{digest}"
+    scale = cache.get(key)
+    if scale is None:
+        scale = stats.bradley_terry(choices, items=engines, resamples=resamples)
+        cache.set(key, scale, 24 * 3600)
+    return scale
+
+
 def study_results(*, study: UserStudy, resamples: int = 200) -> dict:
     """Vote shares with Wilson intervals, a Bradley-Terry scale, the attention check and timeline.
 
@@ -280,7 +301,7 @@ def study_results(*, study: UserStudy, resamples: int = 200) -> dict:
         )
         for v in decisive
     ]
-    scale = stats.bradley_terry(choices, items=engines, resamples=resamples) if engines else {}
+    scale = _bradley_terry(study, choices, engines, resamples) if engines else {}
     not_sure = len(counted) - len(decisive)
     return {
         "engines": [

@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
+from gallery.cache import public_changed
 from gallery.models import Participant, StudyCandidate, StudyTrial, StudyVote, UserStudy
 from gallery.results import result_of
 from heritage.models import User
@@ -108,6 +109,8 @@ def study_create(
             for candidate in group:
                 candidate.trial = trial
             StudyCandidate.objects.bulk_create(group)
+    if open_now:
+        transaction.on_commit(public_changed)
     return study
 
 
@@ -125,6 +128,8 @@ def study_open(*, study: UserStudy, user: User) -> UserStudy:
     study.refresh_from_db()
     if not opened:
         raise ValidationError("This study is already open.", code="already_open")
+    # The home page invites visitors to the open studies.
+    transaction.on_commit(public_changed)
     return study
 
 
@@ -137,6 +142,7 @@ def study_close(*, study: UserStudy, user: User) -> UserStudy:
     study.refresh_from_db()
     if not closed:
         raise ValidationError("Only an open study can be closed.", code="not_open")
+    transaction.on_commit(public_changed)
     return study
 
 

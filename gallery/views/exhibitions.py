@@ -21,6 +21,7 @@ from gallery.forms.exhibitions import (
 from gallery.models import Exhibition, ExhibitionEntry
 from gallery.results import result_of
 from gallery.selectors import exhibitions as selectors
+from gallery.selectors import studies as study_selectors
 from gallery.services import exhibitions as services
 from heritage import selectors as heritage_selectors
 from heritage.views import curator_required
@@ -67,7 +68,10 @@ def home(request: HttpRequest) -> HttpResponse:
     if heritage_selectors.user_can_browse_catalogue(user=request.user):
         recent = heritage_selectors.motif_list()[:8]
     cards = _cards(selectors.exhibitions_published()[:12])
-    return render(request, "gallery/home.html", {"cards": cards, "recent": recent})
+    studies = study_selectors.studies_open()
+    return render(
+        request, "gallery/home.html", {"cards": cards, "recent": recent, "studies": studies}
+    )
 
 
 @require_GET

@@ -1,6 +1,5 @@
 """Expert review pages: blind scoring for experts, campaign set-up and results for curators."""
 
-import csv
 from pathlib import PurePosixPath
 
 from django.contrib import messages
@@ -16,6 +15,7 @@ from gallery.models import SCALE, ReviewCampaign, ReviewItem
 from gallery.results import RESULT_RELATED, result_of
 from gallery.selectors import reviews as selectors
 from gallery.services import reviews as services
+from gallery.views._csv import csv_response
 from heritage.views import catalogue_required, curator_required
 
 IMAGE_KINDS = ("result", "reference", "outline")
@@ -296,12 +296,11 @@ def campaign_invite(request: HttpRequest, pk: int) -> HttpResponse:
 def campaign_scores_csv(request: HttpRequest, pk: int) -> HttpResponse:
     """Every raw score with its item, engine, expert and comment, for analysis elsewhere."""
     campaign = get_object_or_404(ReviewCampaign, pk=pk)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="review-{campaign.pk}-scores.csv"'
-    writer = csv.writer(response)
-    writer.writerow(selectors.SCORE_COLUMNS)
-    writer.writerows(selectors.campaign_scores_rows(campaign=campaign))
-    return response
+    return csv_response(
+        filename=f"review-{campaign.pk}-scores.csv",
+        header=selectors.SCORE_COLUMNS,
+        rows=selectors.campaign_scores_rows(campaign=campaign),
+    )
 
 
 urlpatterns = [

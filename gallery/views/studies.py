@@ -1,6 +1,5 @@
 """User study pages: visitors vote on image sets; curators set studies up and read the results."""
 
-import csv
 import math
 import string
 import uuid
@@ -24,6 +23,7 @@ from gallery.models import Participant, UserStudy
 from gallery.results import result_of
 from gallery.selectors import studies as selectors
 from gallery.services import studies as services
+from gallery.views._csv import csv_response
 from heritage.views import curator_required
 
 COOKIE = "heritage_participant"
@@ -325,12 +325,11 @@ def study_close(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def study_votes_csv(request: HttpRequest, pk: int) -> HttpResponse:
     study = get_object_or_404(UserStudy, pk=pk)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="study-{study.slug}-votes.csv"'
-    writer = csv.writer(response)
-    writer.writerow(selectors.VOTE_COLUMNS)
-    writer.writerows(selectors.study_vote_rows(study=study))
-    return response
+    return csv_response(
+        filename=f"study-{study.slug}-votes.csv",
+        header=selectors.VOTE_COLUMNS,
+        rows=selectors.study_vote_rows(study=study),
+    )
 
 
 urlpatterns = [

@@ -443,3 +443,15 @@ def test_campaign_list_shows_campaigns(curator_client, campaign):
     response = curator_client.get(reverse("gallery:campaign_list"))
     assert "Huashan pilot" in response.content.decode()
     assert reverse("gallery:campaign_detail", args=[campaign.pk]) in response.content.decode()
+
+
+def test_campaign_scores_csv_defuses_formulas_in_comments(curator_client, campaign, expert):
+    item = review_queue(campaign=campaign, expert=expert)[0]
+    comment = '=HYPERLINK("http://example.invalid","click")'
+    review_submit(item=item, expert=expert, scores=dict.fromkeys(ALL_KEYS, 3), comment=comment)
+
+    response = curator_client.get(reverse("gallery:campaign_scores_csv", args=[campaign.pk]))
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    # A spreadsheet shows the text instead of running it as a formula.
+    assert {row["comment"] for row in rows} == {"'" + comment}

@@ -435,3 +435,17 @@ def test_votes_csv_lists_every_vote_with_engines(curator_client, study):
         StudyVote.objects.get().trial.candidates.get(token=t) for t in fields["shown"].split(",")
     ]
     assert row["shown_engines"] == ";".join(c.restoration.engine for c in shown)
+
+
+def test_home_page_invites_visitors_to_open_studies_only(
+    client, study, curator, django_capture_on_commit_callbacks
+):
+    home = client.get("/")
+    assert study.get_absolute_url() in home.content.decode()
+    assert client.get("/")["X-Page-Cache"] == "hit"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.study_close(study=study, user=curator)
+
+    # Closing drops the cached home page at once.
+    assert study.get_absolute_url() not in client.get("/").content.decode()
