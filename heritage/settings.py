@@ -74,6 +74,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "heritage",
     "restoration",
     "gallery",
@@ -258,13 +261,35 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # may start (a cleared cookie is a new participant), as django-ratelimit rates like "30/m".
 GALLERY_VOTE_RATE = env.str("HERITAGE_VOTE_RATE", default="30/m")
 GALLERY_PARTICIPANT_RATE = env.str("HERITAGE_PARTICIPANT_RATE", default="20/h")
+API_ANON_RATE = env.str("HERITAGE_API_ANON_RATE", default="120/m")
 for _name, _rate in (
     ("HERITAGE_VOTE_RATE", GALLERY_VOTE_RATE),
     ("HERITAGE_PARTICIPANT_RATE", GALLERY_PARTICIPANT_RATE),
+    ("HERITAGE_API_ANON_RATE", API_ANON_RATE),
 ):
     _count, _, _period = _rate.partition("/")
     if not _count.isdigit() or int(_count) <= 0 or _period not in {"s", "m", "h", "d"}:
         raise ImproperlyConfigured(f"{_name} must look like 30/m (per s, m, h or d), got {_rate!r}")
+# REST API under /api/v1/: session auth for the browser, token auth for scripts
+# (python manage.py drf_create_token USER); anonymous reads are throttled per address.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": API_ANON_RATE},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Heritage restoration API",
+    "DESCRIPTION": "Exhibitions, blind expert review and public user studies.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 # Behind a proxy the client address is in a header the proxy sets (e.g. HTTP_X_REAL_IP).
 RATELIMIT_IP_META_KEY = env.str("HERITAGE_CLIENT_IP_HEADER", default="") or None
 

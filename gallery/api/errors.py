@@ -1,0 +1,49 @@
+"""The errors services raise (Django's), as the REST API's 400 and 403 answers."""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+from django.core import exceptions as django_exceptions
+from rest_framework import exceptions
+from rest_framework.settings import api_settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def drf_error(exc: django_exceptions.ValidationError | django_exceptions.PermissionDenied):
+    """DRF's exception for a service's error, with the service's own messages.
+
+    A ValidationError keyed by field keeps its keys ("__all__" becomes DRF's non-field key);
+    any other becomes {"detail": "<messages>"}.
+    """
+    if isinstance(exc, django_exceptions.PermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or None)
+    if hasattr(exc, "error_dict"):
+        return exceptions.ValidationError(
+            {
+                api_settings.NON_FIELD_ERRORS_KEY
+                if field == django_exceptions.NON_FIELD_ERRORS
+                else field: messages
+                for field, messages in exc.message_dict.items()
+            }
+        )
+    return exceptions.ValidationError(
+        {"detail": " ".join(exc.messages)}, code=getattr(exc, "code", None)
+    )
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """Turn a service's ValidationError / PermissionDenied raised inside into DRF's 400 / 403."""
+    try:
+        yield
+    except (django_exceptions.ValidationError, django_exceptions.PermissionDenied) as exc:
+        raise drf_error(exc) from exc
+
+
+def api_call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """fn(*args, **kwargs), its ValidationError / PermissionDenied turned into DRF's 400 / 403."""
+    with service_errors():
+        return fn(*args, **kwargs)
