@@ -37,9 +37,16 @@ def _reviewer_item(request: Request, token: str) -> ReviewItem:
     return item
 
 
-def _item(campaign: ReviewCampaign, item: ReviewItem, number: int, expert: User) -> dict:
-    """One item as its expert sees it: token, their own answer, blind image URLs; no engine."""
-    response, scores = selectors.review_response_of(item=item, expert=expert)
+def _item(
+    campaign: ReviewCampaign, item: ReviewItem, number: int, expert: User, answer=None
+) -> dict:
+    """One item as its expert sees it: token, their own answer, blind image URLs; no engine.
+
+    `answer` is the (response, scores) pair when the caller fetched the whole queue's at once.
+    """
+    if answer is None:
+        answer = selectors.review_response_of(item=item, expert=expert)
+    response, scores = answer
     if response is not None and response.submitted_at is not None and not response.skipped:
         item_status = "submitted"
     elif response is not None and response.skipped:
@@ -190,7 +197,11 @@ class ReviewItemListApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         campaign = _reviewer_campaign(request, pk)
         queue = selectors.review_queue(campaign=campaign, expert=request.user)
-        data = [_item(campaign, item, number, request.user) for number, item in enumerate(queue, 1)]
+        answers = selectors.review_answers(campaign=campaign, expert=request.user)
+        data = [
+            _item(campaign, item, number, request.user, answers.get(item.pk, (None, {})))
+            for number, item in enumerate(queue, 1)
+        ]
         return Response(ReviewItemSerializer(data, many=True).data)
 
 

@@ -21,7 +21,14 @@ from rest_framework.views import APIView
 from gallery.models import StudyTrial, UserStudy
 from gallery.selectors import studies as selectors
 from gallery.services import studies as services
-from gallery.views.studies import _ip_hash, _remember, _study_or_404, _Visitor, _visitor
+from gallery.views.studies import (
+    _ip_hash,
+    _remember,
+    _study_or_404,
+    _Visitor,
+    _visitor,
+    rate_period,
+)
 
 CLOSED = "This study has closed."
 THROTTLED = "Too many votes came from your network in a short time, so this one was not counted."
@@ -229,7 +236,9 @@ class StudyVoteCreateApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         study = _study_or_404(request, slug)
         if _over_rate(request, "gallery.vote", settings.GALLERY_VOTE_RATE):
-            raise exceptions.Throttled(wait=60, detail=THROTTLED)
+            raise exceptions.Throttled(
+                wait=rate_period(settings.GALLERY_VOTE_RATE), detail=THROTTLED
+            )
         vote = self.InputSerializer(data=request.data)
         vote.is_valid(raise_exception=True)
         trial = selectors.study_trial(study=study, trial_id=vote.validated_data["trial"])
@@ -239,7 +248,9 @@ class StudyVoteCreateApi(APIView):
         if visitor.participant is None and _over_rate(
             request, "gallery.participant", settings.GALLERY_PARTICIPANT_RATE
         ):
-            raise exceptions.Throttled(wait=60, detail=THROTTLED)
+            raise exceptions.Throttled(
+                wait=rate_period(settings.GALLERY_PARTICIPANT_RATE), detail=THROTTLED
+            )
         ip_hash = _ip_hash(request)
         try:
             # A refused first vote must not leave a participant behind.

@@ -110,6 +110,21 @@ def review_response_of(*, item: ReviewItem, expert: User) -> tuple[ReviewRespons
     return response, scores
 
 
+def review_answers(*, campaign: ReviewCampaign, expert: User) -> dict[int, tuple]:
+    """Per item id, the expert's response (or None) and scores by criterion, in two queries."""
+    responses = {
+        response.item_id: response
+        for response in ReviewResponse.objects.filter(item__campaign=campaign, expert=expert)
+    }
+    scores: dict[int, dict] = {}
+    for item_id, criterion, score in ExpertScore.objects.filter(
+        item__campaign=campaign, expert=expert
+    ).values_list("item_id", "criterion", "score"):
+        scores.setdefault(item_id, {})[criterion] = score
+    items = set(responses) | set(scores)
+    return {item_id: (responses.get(item_id), scores.get(item_id, {})) for item_id in items}
+
+
 def campaigns_for_expert(*, expert: User) -> list[CampaignProgress]:
     """Open campaigns the expert is assigned to, newest first, with their progress."""
     campaigns = (

@@ -87,9 +87,14 @@ def _study_or_404(request: HttpRequest, slug: str) -> UserStudy:
     return study
 
 
-def _throttled(request: HttpRequest, study: UserStudy) -> HttpResponse:
+def rate_period(rate: str) -> int:
+    """Seconds of a ratelimit rate's window ("30/m" -> 60): when a throttled client may retry."""
+    return {"s": 1, "m": 60, "h": 3600, "d": 86400}[rate.partition("/")[2][0]]
+
+
+def _throttled(request: HttpRequest, study: UserStudy, rate: str) -> HttpResponse:
     response = render(request, "gallery/studies/throttled.html", {"study": study}, status=429)
-    response["Retry-After"] = "60"
+    response["Retry-After"] = str(rate_period(rate))
     return response
 
 
@@ -150,7 +155,7 @@ def _vote_post(request: HttpRequest, study: UserStudy) -> HttpResponse:
     if is_ratelimited(
         request, group="gallery.vote", key="ip", rate=settings.GALLERY_VOTE_RATE, increment=True
     ):
-        return _throttled(request, study)
+        return _throttled(request, study, settings.GALLERY_VOTE_RATE)
     form = VoteForm(request.POST)
     trial = form.is_valid() and selectors.study_trial(
         study=study, trial_id=form.cleaned_data["trial"]
@@ -166,7 +171,7 @@ def _vote_post(request: HttpRequest, study: UserStudy) -> HttpResponse:
         rate=settings.GALLERY_PARTICIPANT_RATE,
         increment=True,
     ):
-        return _throttled(request, study)
+        return _throttled(request, study, settings.GALLERY_PARTICIPANT_RATE)
     ip_hash = _ip_hash(request)
     try:
         # A refused first vote must not leave a participant behind.

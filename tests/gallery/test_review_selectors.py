@@ -13,6 +13,7 @@ from gallery.selectors.reviews import (
     campaign_results,
     campaign_scores_rows,
     campaigns_for_expert,
+    review_answers,
     review_next,
     review_progress,
     review_queue,
@@ -241,3 +242,22 @@ def test_campaign_scores_rows_has_one_row_per_score(scored, expert, second_exper
     }
     assert (rows[3]["criterion"], rows[3]["score"]) == ("overall", 4)
     assert rows[0]["comment"] == ""
+
+
+def test_review_answers_gives_each_items_answer_in_two_queries(
+    curator, expert, second_expert, restorations, django_assert_num_queries
+):
+    campaign = _campaign(curator, restorations, [expert, second_expert])
+    first, second, third, _ = _items_by_restoration(campaign, restorations)
+    review_submit(item=first, expert=expert, scores=dict.fromkeys(ALL_KEYS, 4), comment="ok")
+    review_skip(item=second, expert=expert)
+    review_submit(item=third, expert=second_expert, scores=dict.fromkeys(ALL_KEYS, 2))
+
+    with django_assert_num_queries(2):
+        answers = review_answers(campaign=campaign, expert=expert)
+
+    assert set(answers) == {first.pk, second.pk}
+    response, scores = answers[first.pk]
+    assert (response.comment, scores) == ("ok", dict.fromkeys(ALL_KEYS, 4))
+    response, scores = answers[second.pk]
+    assert response.skipped and scores == {}

@@ -192,7 +192,7 @@ def test_a_forged_signature_reads_as_no_participant(client, study):
 
 
 def test_votes_over_the_rate_get_429_and_change_nothing(client, study, settings):
-    settings.GALLERY_VOTE_RATE = "3/m"
+    settings.GALLERY_VOTE_RATE = "3/h"
     fields = shown_form(client.get(vote_url(study), follow=True).content.decode())
     assert cast(client, study, fields, fields["choices"][0]).status_code == 302
     second = shown_form(client.get(vote_url(study), follow=True).content.decode())
@@ -205,7 +205,7 @@ def test_votes_over_the_rate_get_429_and_change_nothing(client, study, settings)
 
     assert response.status_code == 429
     assert b"Too many votes" in response.content
-    assert response["Retry-After"] == "60"
+    assert response["Retry-After"] == "3600"
     assert StudyVote.objects.count() == 2 and Participant.objects.count() == 1
     # Another network is not held back.
     elsewhere = cast(Client(), study, fields, fields["choices"][1], REMOTE_ADDR="192.0.2.7")

@@ -202,3 +202,33 @@ def test_job_created_over_http_streams_every_step_from_a_celery_worker(
     assert job.worker and not job.worker.endswith(f":{os.getpid()}"), "ran outside the worker"
     assert (media / job.result.image.name).is_file()
     assert job.result.metrics["damaged"]["psnr"] > 10
+
+
+def test_public_pages_are_cached_in_redis_shared_by_server_processes(tmp_path, settings):
+    if connection.vendor != "postgresql":
+        pytest.fail("the deployment test needs DATABASE_URL to point at PostgreSQL")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": REDIS_URL,
+        "HERITAGE_VAR_DIR": str(tmp_path / "var"),
+        "DEBUG": "true",
+    }
+    server = [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1"]
+    answers = []
+    # Two server processes one after the other: the second finds the page the first cached.
+    for run in range(2):
+        port = _free_port()
+        log = tmp_path / f"daphne-{run}.log"
+        with _process([*server, "-p", str(port), "heritage.asgi:application"], env, log) as process:
+            _wait_for_port(port, process, log)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/exhibitions/") as response:
+                answers.append(response.headers["X-Page-Cache"])
+
+    assert answers == ["miss", "hit"]
+    assert any(b"gallery:page" in key for key in client.keys("*"))
