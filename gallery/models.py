@@ -6,6 +6,7 @@ Restorations are the only kind today; stylized images get their own column when 
 lands, and `gallery.results` is the one place that turns either into what the pages show.
 """
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -47,6 +48,15 @@ DEFAULT_RUBRIC = [
     },
     {"key": "overall", "label": "Overall", "help": "Your overall judgement of the restoration."},
 ]
+
+
+def opaque_token() -> str:
+    """A random name for a result on blind and public pages, instead of any id.
+
+    It starts with a letter: a leading "-" would read as a formula in a spreadsheet opened from
+    the CSV exports, and as an option on a command line.
+    """
+    return "r" + secrets.token_urlsafe(12)
 
 
 class ResultSlot(models.Model):

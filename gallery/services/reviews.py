@@ -17,6 +17,7 @@ from gallery.models import (
     ReviewCampaign,
     ReviewItem,
     ReviewResponse,
+    opaque_token,
 )
 from heritage.models import User
 from restoration.models import Restoration
@@ -108,7 +109,7 @@ def campaign_create(
             opened_at=now if open_now else None,
         )
         ReviewItem.objects.bulk_create(
-            ReviewItem(campaign=campaign, restoration=restoration, token=secrets.token_urlsafe(12))
+            ReviewItem(campaign=campaign, restoration=restoration, token=opaque_token())
             for restoration in restorations
         )
         ReviewAssignment.objects.bulk_create(

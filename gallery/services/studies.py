@@ -1,6 +1,5 @@
 """Writes of public user studies: set-up, opening and closing, participants and their votes."""
 
-import secrets
 import uuid
 from collections.abc import Iterable
 
@@ -12,7 +11,14 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from gallery.cache import public_changed
-from gallery.models import Participant, StudyCandidate, StudyTrial, StudyVote, UserStudy
+from gallery.models import (
+    Participant,
+    StudyCandidate,
+    StudyTrial,
+    StudyVote,
+    UserStudy,
+    opaque_token,
+)
 from gallery.results import result_of
 from heritage.models import User
 from restoration.models import Restoration
@@ -40,7 +46,7 @@ def _group_by_input(restorations: Iterable[Restoration]) -> list[list[StudyCandi
     """Unsaved candidates grouped by the damaged input they were made from."""
     groups: dict[tuple[int, int], list[StudyCandidate]] = {}
     for restoration in restorations:
-        candidate = StudyCandidate(restoration=restoration, token=secrets.token_urlsafe(12))
+        candidate = StudyCandidate(restoration=restoration, token=opaque_token())
         key = (result_of(candidate).motif.pk, restoration.job.annotation_id)
         groups.setdefault(key, []).append(candidate)
     return list(groups.values())

@@ -1,20 +1,12 @@
 """A visitor without an account votes in a study and cannot vote twice on one image set."""
 
 import pytest
-from django.core.cache import cache
 
 from gallery.models import Participant, StudyVote
 from gallery.services import studies as services
 from tests import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

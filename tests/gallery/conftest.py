@@ -2,6 +2,7 @@
 
 import pytest
 
+from gallery.services import exhibitions as services
 from tests import factories
 
 ENGINES = ("telea", "navier_stokes")
@@ -33,3 +34,34 @@ def restorations(motifs, curator):
 @pytest.fixture
 def second_expert(db):
     return factories.make_user("expert-two", role="expert")
+
+
+@pytest.fixture
+def published(curator, motifs, restorations):
+    """Published: motif 1 restored (telea), then motif 2 as photographed."""
+    (first, _), (second, _) = motifs
+    exhibition = services.exhibition_create(
+        created_by=curator,
+        title="Painted caves",
+        summary="Two walls, one restored.",
+        text="First paragraph.\n\nSecond paragraph.",
+        credits="Photographs: the cave academy",
+        licence="CC BY-NC 4.0",
+    )
+    services.exhibition_entry_add(
+        exhibition=exhibition,
+        user=curator,
+        motif=first,
+        restoration=restorations[0],
+        caption="The west wall",
+    )
+    services.exhibition_entry_add(exhibition=exhibition, user=curator, motif=second)
+    services.exhibition_publish(exhibition=exhibition, user=curator)
+    return exhibition
+
+
+@pytest.fixture
+def draft(curator, motifs):
+    exhibition = services.exhibition_create(created_by=curator, title="Secret draft")
+    services.exhibition_entry_add(exhibition=exhibition, user=curator, motif=motifs[0][0])
+    return exhibition

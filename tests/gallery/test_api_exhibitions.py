@@ -26,37 +26,6 @@ def api() -> APIClient:
     return APIClient()
 
 
-@pytest.fixture
-def published(curator, motifs, restorations):
-    """Published: motif 1 restored (telea), then motif 2 as photographed."""
-    (first, _), (second, _) = motifs
-    exhibition = services.exhibition_create(
-        created_by=curator,
-        title="Painted caves",
-        summary="Two walls, one restored.",
-        text="First paragraph.",
-        credits="Photographs: the cave academy",
-        licence="CC BY-NC 4.0",
-    )
-    services.exhibition_entry_add(
-        exhibition=exhibition,
-        user=curator,
-        motif=first,
-        restoration=restorations[0],
-        caption="The west wall",
-    )
-    services.exhibition_entry_add(exhibition=exhibition, user=curator, motif=second)
-    services.exhibition_publish(exhibition=exhibition, user=curator)
-    return exhibition
-
-
-@pytest.fixture
-def draft(curator, motifs):
-    exhibition = services.exhibition_create(created_by=curator, title="Secret draft")
-    services.exhibition_entry_add(exhibition=exhibition, user=curator, motif=motifs[0][0])
-    return exhibition
-
-
 def assert_blind(response, restorations) -> None:
     """No engine, job or restoration id, nor the full-resolution file's own path."""
     text = response.content.decode().lower()
@@ -149,7 +118,10 @@ def test_exhibition_detail_gives_works_with_their_images_and_no_engine(
     assert response.status_code == 200
     data = response.json()
     assert data["title"] == "Painted caves" and data["status"] == "published"
-    assert data["text"] == "First paragraph." and data["licence"] == "CC BY-NC 4.0"
+    assert (
+        data["text"] == "First paragraph.\n\nSecond paragraph."
+        and data["licence"] == "CC BY-NC 4.0"
+    )
     assert data["credits"] == "Photographs: the cave academy" and data["published_at"]
     restored, photographed = data["works"]
     first = restorations[0]

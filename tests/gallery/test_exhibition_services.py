@@ -9,11 +9,6 @@ from gallery.models import Exhibition
 from gallery.services import exhibitions as services
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-
-
 def _order(exhibition) -> list[tuple[int, int]]:
     """(position, entry id) of every work, in order."""
     return list(exhibition.entries.order_by("position").values_list("position", "pk"))

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -14,43 +13,6 @@ from tests import factories
 pytestmark = pytest.mark.usefixtures("media")
 
 ENGINE_NAMES = ("telea", "navier", "exemplar")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    # The page cache lives in the test process's memory and would outlive each test's data.
-    cache.clear()
-
-
-@pytest.fixture
-def published(curator, motifs, restorations):
-    """Published: motif 1 restored (telea), then motif 2 as photographed."""
-    (first, _), (second, _) = motifs
-    exhibition = services.exhibition_create(
-        created_by=curator,
-        title="Painted caves",
-        summary="Two walls, one restored.",
-        text="First paragraph.\n\nSecond paragraph.",
-        credits="Photographs: the cave academy",
-        licence="CC BY-NC 4.0",
-    )
-    services.exhibition_entry_add(
-        exhibition=exhibition,
-        user=curator,
-        motif=first,
-        restoration=restorations[0],
-        caption="The west wall",
-    )
-    services.exhibition_entry_add(exhibition=exhibition, user=curator, motif=second)
-    services.exhibition_publish(exhibition=exhibition, user=curator)
-    return exhibition
-
-
-@pytest.fixture
-def draft(curator, motifs):
-    exhibition = services.exhibition_create(created_by=curator, title="Secret draft")
-    services.exhibition_entry_add(exhibition=exhibition, user=curator, motif=motifs[0][0])
-    return exhibition
 
 
 def _work_url(exhibition: Exhibition, position: int) -> str:

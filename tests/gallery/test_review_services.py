@@ -48,7 +48,8 @@ def test_campaign_create_makes_one_blind_item_per_restoration(curator, expert, r
     items = ReviewItem.objects.filter(campaign=campaign)
     assert sorted(item.restoration_id for item in items) == sorted(r.pk for r in restorations)
     tokens = [item.token for item in items]
-    assert len(set(tokens)) == 4 and all(len(token) == 16 for token in tokens)
+    assert len(set(tokens)) == 4
+    assert all(len(token) == 17 and token[0].isalpha() for token in tokens)
     assignment = ReviewAssignment.objects.get(campaign=campaign)
     assert assignment.expert == expert
     assert campaign.rubric == DEFAULT_RUBRIC

@@ -5,7 +5,6 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from django.utils import timezone
 
 from gallery.models import Participant, StudyCandidate, StudyTrial, StudyVote, UserStudy
@@ -13,13 +12,6 @@ from gallery.selectors import studies as selectors
 from gallery.services import studies as services
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def make_study(curator, restorations, **options) -> UserStudy:

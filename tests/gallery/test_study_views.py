@@ -5,7 +5,6 @@ import io
 import re
 
 import pytest
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -17,13 +16,6 @@ from gallery.views.studies import COOKIE, COOKIE_SALT
 pytestmark = pytest.mark.django_db
 
 ENGINE_NAMES = ("telea", "navier", "exemplar", "lama", "stokes")
-
-
-@pytest.fixture(autouse=True)
-def clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
