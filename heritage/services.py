@@ -2,6 +2,7 @@
 
 import io
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -275,8 +276,10 @@ def annotation_create(
     stored = _StoredFiles([])
     try:
         with transaction.atomic():
+            # Media files are served to whoever has the URL: a random name keeps the catalogue's
+            # masks from being enumerated by visitors who may not browse it.
             annotation.mask.save(
-                f"motif{motif.pk}-mask.png", ContentFile(masks.encode_png(mask)), save=False
+                f"{uuid.uuid4().hex}-mask.png", ContentFile(masks.encode_png(mask)), save=False
             )
             stored.add(annotation.mask)
             annotation.save()
