@@ -54,6 +54,8 @@ def test_expert_scores_three_items_with_the_keyboard(
     for index in range(3):
         progress = page.locator("#review-progress")
         expect(progress).to_contain_text(f"Item {index + 1} of 3")
+        # The shortcuts exist once review.js has run: keys pressed before would be lost.
+        page.wait_for_load_state("load")
         token = page.url.rstrip("/").split("/")[-1]
         digits = _digits(index)
         for digit in digits:
