@@ -6,7 +6,7 @@ on the server, readable without JavaScript and printable with the page.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -83,8 +83,8 @@ def interval_chart(
     return mark_safe("".join(parts))
 
 
-def timeline_chart(points: Sequence[tuple[date, int]], *, title: str) -> SafeString:
-    """Cumulative count per day as a step line; `points` are (day, count that day), sorted."""
+def timeline_chart(points: Sequence[tuple[date | datetime, int]], *, title: str) -> SafeString:
+    """Cumulative count as a line; `points` are (day or hour, count in it), sorted."""
     width, height, margin = LABEL_WIDTH + PLOT_WIDTH, 180, 36
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
@@ -99,10 +99,10 @@ def timeline_chart(points: Sequence[tuple[date, int]], *, title: str) -> SafeStr
         total += count
         cumulative.append((day, total))
     first, last = cumulative[0][0], cumulative[-1][0]
-    span = max((last - first).days, 1)
+    span = max(_seconds(last) - _seconds(first), 1)
 
-    def xy(day: date, value: int) -> tuple[float, float]:
-        x = margin + (day - first).days / span * (width - 2 * margin)
+    def xy(moment: date | datetime, value: int) -> tuple[float, float]:
+        x = margin + (_seconds(moment) - _seconds(first)) / span * (width - 2 * margin)
         y = height - margin - value / max(total, 1) * (height - 2 * margin)
         return x, y
 
@@ -115,10 +115,20 @@ def timeline_chart(points: Sequence[tuple[date, int]], *, title: str) -> SafeStr
         x, y = xy(day, value)
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{PALETTE[0]}"/>')
     parts.append(
-        f'<text x="{margin}" y="{height - 10}" font-size="11">{first.isoformat()}</text>'
+        f'<text x="{margin}" y="{height - 10}" font-size="11">{_label(first)}</text>'
         f'<text x="{width - margin}" y="{height - 10}" font-size="11" text-anchor="end">'
-        f"{last.isoformat()}</text>"
+        f"{_label(last)}</text>"
         f'<text x="{margin}" y="{margin - 12}" font-size="11">{total} votes in all</text>'
     )
     parts.append("</svg>")
     return mark_safe("".join(parts))
+
+
+def _seconds(moment: date | datetime) -> float:
+    if isinstance(moment, datetime):
+        return moment.timestamp()
+    return datetime(moment.year, moment.month, moment.day).timestamp()
+
+
+def _label(moment: date | datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if isinstance(moment, datetime) else moment.isoformat()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
+from django.db.models.functions import TruncDate, TruncHour
 
 from gallery import stats
 from gallery.models import Participant, StudyCandidate, StudyTrial, StudyVote, UserStudy
@@ -332,15 +332,19 @@ def study_results(*, study: UserStudy, resamples: int = 200) -> dict:
     }
 
 
-def study_vote_timeline(*, study: UserStudy) -> list[tuple]:
-    """(day, first votes cast that day), oldest first; every participant included."""
+def study_vote_timeline(*, study: UserStudy, hourly: bool = False) -> list[tuple]:
+    """(day, first votes cast that day), oldest first; every participant included.
+
+    With hourly=True the buckets are hours (datetimes), for a study that ran within a day.
+    """
+    bucket = TruncHour("created_at") if hourly else TruncDate("created_at")
     return [
-        (row["day"], row["votes"])
+        (row["bucket"], row["votes"])
         for row in StudyVote.objects.filter(trial__study=study, repeat=False)
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
+        .annotate(bucket=bucket)
+        .values("bucket")
         .annotate(votes=Count("id"))
-        .order_by("day")
+        .order_by("bucket")
     ]
 
 

@@ -256,7 +256,7 @@ def _percent(value: float | None) -> float | None:
     return None if value is None else 100 * value
 
 
-def _presented(results: dict) -> dict:
+def _presented(study: UserStudy, results: dict) -> dict:
     """Table rows in percent and the three charts of the results page."""
     rows = results["engines"]
     table = [
@@ -287,8 +287,16 @@ def _presented(results: dict) -> dict:
         "scale_chart": interval_chart(
             scale, lo=-reach, hi=reach, title="Bradley-Terry scale", ticks=(-reach, 0, reach)
         ),
-        "timeline_chart": timeline_chart(results["timeline"], title="Votes per day, cumulative"),
+        "timeline_chart": _timeline(study, results["timeline"]),
     }
+
+
+def _timeline(study: UserStudy, daily: list[tuple]) -> str:
+    # A study that ran within one day would be a single point per day: show its hours instead.
+    if len(daily) == 1:
+        hourly = selectors.study_vote_timeline(study=study, hourly=True)
+        return timeline_chart(hourly, title="Votes per hour, cumulative")
+    return timeline_chart(daily, title="Votes per day, cumulative")
 
 
 @curator_required
@@ -296,7 +304,7 @@ def _presented(results: dict) -> dict:
 def study_results(request: HttpRequest, pk: int) -> HttpResponse:
     study = get_object_or_404(UserStudy, pk=pk)
     results = selectors.study_results(study=study)
-    context = {"study": study, "results": results, **_presented(results)}
+    context = {"study": study, "results": results, **_presented(study, results)}
     return render(request, "gallery/studies/results.html", context)
 
 

@@ -388,6 +388,8 @@ def test_results_page_shows_shares_scale_and_charts(curator_client, study):
     assert "Visual quality (%)" in html and "Bradley-Terry" in html
     assert "telea" in html and "navier_stokes" in html
     assert html.count("<svg") == 3
+    # All votes fell today: the timeline counts them per hour rather than as one day's point.
+    assert "Votes per hour" in html
     assert "3 votes counted from 3 participants" in html
     listing = curator_client.get(reverse("gallery:study_manage_list")).content.decode()
     assert study.title in listing and study.get_absolute_url() in listing
