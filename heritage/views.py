@@ -48,7 +48,8 @@ def curator_required(view):
     return wrapper
 
 
-def _error_text(exc: ValidationError) -> str:
+def error_text(exc: ValidationError) -> str:
+    """A validation error's messages as one line for the messages framework."""
     return " ".join(exc.messages)
 
 
@@ -108,10 +109,10 @@ def motif_upload(request: HttpRequest) -> HttpResponse:
                 )
         except services.DuplicateMotif as exc:
             duplicate = exc.existing
-            form.add_error("image", _error_text(exc))
+            form.add_error("image", error_text(exc))
         except ValidationError as exc:
             form.add_error(
-                "image" if exc.code in {"bad_image", "too_large"} else None, _error_text(exc)
+                "image" if exc.code in {"bad_image", "too_large"} else None, error_text(exc)
             )
         else:
             messages.success(request, f'"{motif.title}" was added to the catalogue.')
@@ -152,7 +153,7 @@ def motif_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 **{name: data[name] for name in services.MOTIF_TEXT_FIELDS},
             )
         except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             messages.success(request, "The metadata was saved.")
             return redirect(motif)
@@ -242,7 +243,7 @@ def annotation_save(request: HttpRequest, pk: int) -> JsonResponse:
     except masks.MaskError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     except ValidationError as exc:
-        return JsonResponse({"error": _error_text(exc)}, status=400)
+        return JsonResponse({"error": error_text(exc)}, status=400)
     return JsonResponse(
         {
             "id": annotation.pk,
@@ -315,7 +316,7 @@ def annotation_import(request: HttpRequest, pk: int) -> HttpResponse:
         except masks.MaskError as exc:
             messages.error(request, f"The mask was not imported: {exc}")
         except ValidationError as exc:
-            messages.error(request, f"The mask was not imported: {_error_text(exc)}")
+            messages.error(request, f"The mask was not imported: {error_text(exc)}")
         else:
             messages.success(request, "The mask was imported.")
     else:
@@ -339,7 +340,7 @@ def annotation_simulate(request: HttpRequest, pk: int) -> HttpResponse:
             seed=form.cleaned_data["seed"],
         )
     except ValidationError as exc:
-        messages.error(request, f"No damage was simulated: {_error_text(exc)}")
+        messages.error(request, f"No damage was simulated: {error_text(exc)}")
         return redirect(motif)
     messages.success(
         request,

@@ -5,12 +5,12 @@ from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery.api.errors import api_call
+from gallery.api.permissions import IsCurator
 from gallery.models import SCALE, ReviewCampaign, ReviewItem
 from gallery.results import result_of
 from gallery.selectors import reviews as selectors
@@ -20,13 +20,6 @@ from heritage.models import User
 
 SCALE_LABELS = {str(value): SCALE[value] for value in sorted(SCALE)}
 ITEM_STATUSES = ("pending", "skipped", "submitted")
-
-
-class IsCurator(BasePermission):
-    message = "Only curators can see the results of a review campaign."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_curator)
 
 
 def _reviewer_item(request: Request, token: str) -> ReviewItem:

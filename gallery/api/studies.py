@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gallery.api.permissions import IsCurator
 from gallery.models import StudyTrial, UserStudy
 from gallery.selectors import studies as selectors
 from gallery.services import studies as services
@@ -32,13 +33,6 @@ from gallery.views.studies import (
 
 CLOSED = "This study has closed."
 THROTTLED = "Too many votes came from your network in a short time, so this one was not counted."
-
-
-class IsCurator(BasePermission):
-    message = "Only curators can read study results."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_curator)
 
 
 class CsrfProtected(BasePermission):

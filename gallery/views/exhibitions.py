@@ -24,13 +24,9 @@ from gallery.selectors import exhibitions as selectors
 from gallery.selectors import studies as study_selectors
 from gallery.services import exhibitions as services
 from heritage import selectors as heritage_selectors
-from heritage.views import curator_required
+from heritage.views import curator_required, error_text
 
 FULL_RESOLUTION = ("restored", "photograph")
-
-
-def _error_text(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
 
 
 def _form_errors(form) -> str:
@@ -169,7 +165,7 @@ def exhibition_create(request: HttpRequest) -> HttpResponse:
                 created_by=request.user, **{**data, "slug": data["slug"] or None}
             )
         except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             messages.success(request, f'"{exhibition.title}" was created as a draft.')
             return redirect("gallery:exhibition_edit", pk=exhibition.pk)
@@ -209,7 +205,7 @@ def exhibition_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as exc:
             exhibition.refresh_from_db()
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             messages.success(request, "The exhibition was saved.")
             return redirect("gallery:exhibition_edit", pk=exhibition.pk)
@@ -242,7 +238,7 @@ def exhibition_entry_add(request: HttpRequest, pk: int) -> HttpResponse:
             exhibition=exhibition, user=request.user, **form.cleaned_data
         )
     except ValidationError as exc:
-        messages.error(request, f"The work was not added: {_error_text(exc)}")
+        messages.error(request, f"The work was not added: {error_text(exc)}")
         return _back(pk, "#add-work")
     messages.success(request, f'"{entry.motif.title}" was added as work {entry.position}.')
     return _back(pk, f"#entry-{entry.pk}")
@@ -263,7 +259,7 @@ def exhibition_entry_update(request: HttpRequest, pk: int, entry_pk: int) -> Htt
     try:
         services.exhibition_entry_update(entry=entry, user=request.user, **form.cleaned_data)
     except ValidationError as exc:
-        messages.error(request, f"Work {entry.position} was not saved: {_error_text(exc)}")
+        messages.error(request, f"Work {entry.position} was not saved: {error_text(exc)}")
     else:
         messages.success(request, f"Work {entry.position} was saved.")
     return _back(pk, f"#entry-{entry.pk}")
@@ -282,7 +278,7 @@ def exhibition_entry_move(request: HttpRequest, pk: int, entry_pk: int) -> HttpR
             entry=entry, user=request.user, offset=form.cleaned_data["offset"]
         )
     except ValidationError as exc:
-        messages.error(request, f"The work was not moved: {_error_text(exc)}")
+        messages.error(request, f"The work was not moved: {error_text(exc)}")
     else:
         messages.success(request, f"The work is now number {entry.position}.")
     return _back(pk, f"#entry-{entry.pk}")
@@ -306,7 +302,7 @@ def exhibition_publish(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.exhibition_publish(exhibition=exhibition, user=request.user)
     except ValidationError as exc:
-        messages.error(request, f"The exhibition was not published: {_error_text(exc)}")
+        messages.error(request, f"The exhibition was not published: {error_text(exc)}")
     else:
         messages.success(request, "The exhibition is published: visitors can see it now.")
     return _back(pk)

@@ -16,14 +16,10 @@ from gallery.results import RESULT_RELATED, result_of
 from gallery.selectors import reviews as selectors
 from gallery.services import reviews as services
 from gallery.views._csv import csv_response
-from heritage.views import catalogue_required, curator_required
+from heritage.views import catalogue_required, curator_required, error_text
 
 IMAGE_KINDS = ("result", "reference", "outline")
 IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
-
-
-def _error_text(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
 
 
 def _reviewer_campaign(request: HttpRequest, pk: int) -> ReviewCampaign:
@@ -149,7 +145,7 @@ def review_skip(request: HttpRequest, pk: int, token: str) -> HttpResponse:
     try:
         services.review_skip(item=item, expert=request.user)
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
         return redirect("gallery:review_item", pk=campaign.pk, token=item.token)
     messages.info(request, "Skipped: the item comes back once the others are scored.")
     return redirect("gallery:review_start", pk=campaign.pk)
@@ -200,7 +196,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
         try:
             campaign = services.campaign_create(created_by=request.user, **data)
         except ValidationError as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             messages.success(request, f"The campaign “{campaign.title}” was created.")
             return redirect("gallery:campaign_detail", pk=campaign.pk)
@@ -251,7 +247,7 @@ def campaign_open(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.campaign_open(campaign=campaign, user=request.user)
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, "The campaign is open: invited experts can score now.")
     return redirect("gallery:campaign_detail", pk=pk)
@@ -264,7 +260,7 @@ def campaign_close(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.campaign_close(campaign=campaign, user=request.user)
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, "The campaign is closed; its scores are kept.")
     return redirect("gallery:campaign_detail", pk=pk)
@@ -285,7 +281,7 @@ def campaign_invite(request: HttpRequest, pk: int) -> HttpResponse:
             campaign=campaign, experts=form.cleaned_data["experts"], user=request.user
         )
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Invited {added} expert{'' if added == 1 else 's'}.")
     return redirect("gallery:campaign_detail", pk=pk)

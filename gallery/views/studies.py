@@ -24,7 +24,7 @@ from gallery.results import result_of
 from gallery.selectors import studies as selectors
 from gallery.services import studies as services
 from gallery.views._csv import csv_response
-from heritage.views import curator_required
+from heritage.views import curator_required, error_text
 
 COOKIE = "heritage_participant"
 COOKIE_SALT = "gallery.participant"
@@ -189,7 +189,7 @@ def _vote_post(request: HttpRequest, study: UserStudy) -> HttpResponse:
             )
     except ValidationError as exc:
         level = messages.WARNING if exc.code in {"already_voted", "retired"} else messages.ERROR
-        messages.add_message(request, level, " ".join(exc.messages))
+        messages.add_message(request, level, error_text(exc))
     return _remember(again, visitor)
 
 
@@ -315,7 +315,7 @@ def study_open(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.study_open(study=study, user=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, "The study is open: visitors can vote now.")
     return redirect("gallery:study_results", study.pk)
@@ -328,7 +328,7 @@ def study_close(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.study_close(study=study, user=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, "The study is closed: no more votes are taken.")
     return redirect("gallery:study_results", study.pk)
