@@ -340,6 +340,37 @@ class Participant(models.Model):
         return f"Participant {self.id}"
 
 
+class ServedTrial(models.Model):
+    """A trial as the server showed it to one visitor: what their vote on it may claim.
+
+    Written when the page or the API hands the trial out; a vote must name a trial served to
+    its participant, as the repeat only if the server chose it as the attention check, and the
+    candidates in the order stored here.
+    """
+
+    trial = models.ForeignKey(StudyTrial, on_delete=models.CASCADE, related_name="served")
+    # The id in the visitor's signed cookie. No foreign key: the participant row only appears
+    # with the first vote, and looking at a trial must not create one.
+    participant_key = models.UUIDField()
+    # The attention check: the server chose this trial to be shown to the participant again.
+    repeat = models.BooleanField(default=False)
+    # Candidate tokens in the order they were shown, left to right.
+    shown = models.JSONField(default=list)
+    served_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["served_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trial", "participant_key", "repeat"], name="study_served_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["participant_key", "repeat"])]
+
+    def __str__(self) -> str:
+        return f"{self.trial} served to {self.participant_key}"
+
+
 class StudyVote(models.Model):
     trial = models.ForeignKey(StudyTrial, on_delete=models.CASCADE, related_name="votes")
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="votes")

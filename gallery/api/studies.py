@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery.api.permissions import IsCurator
-from gallery.models import StudyTrial, UserStudy
+from gallery.models import ServedTrial, UserStudy
 from gallery.selectors import studies as selectors
 from gallery.services import studies as services
 from gallery.views.studies import (
@@ -62,9 +62,13 @@ class EstimateSerializer(serializers.Serializer):
     n = serializers.IntegerField()
 
 
+# A second vote, or one on an image set never handed to the visitor, is a conflict with what
+# is stored rather than a malformed request.
+CONFLICTS = {"already_voted", "not_served"}
+
+
 def _refused(exc: ValidationError, visitor: _Visitor) -> Response:
-    # A second vote is a conflict with what is stored, not a malformed request.
-    conflict = exc.code == "already_voted"
+    conflict = exc.code in CONFLICTS
     answer = status.HTTP_409_CONFLICT if conflict else status.HTTP_400_BAD_REQUEST
     body = {"detail": " ".join(exc.messages), "code": exc.code or "invalid"}
     return _remember(Response(body, status=answer), visitor)
@@ -133,9 +137,15 @@ class StudyNextApi(APIView):
             ref_name = "StudyTrial"
 
         trial = serializers.IntegerField()
-        repeat = serializers.BooleanField(help_text="The attention check: a set shown again.")
-        number = serializers.IntegerField(help_text="Which image set this is for the visitor.")
-        total = serializers.IntegerField(help_text="How many the visitor will see in all.")
+        repeat = serializers.BooleanField(
+            help_text="The attention check: an earlier set shown again, chosen by the server."
+        )
+        number = serializers.IntegerField(
+            help_text="Which image set this is for the visitor; a repeat keeps its set's number."
+        )
+        total = serializers.IntegerField(
+            help_text="How many different image sets the visitor will see in all."
+        )
         input_image = serializers.CharField(
             allow_null=True, help_text="What every candidate was made from; null if not shown."
         )
@@ -155,23 +165,21 @@ class StudyNextApi(APIView):
         if study.status == UserStudy.Status.CLOSED:
             return Response({"detail": CLOSED, "code": "closed"}, status=status.HTTP_409_CONFLICT)
         visitor = _visitor(request)
-        following = selectors.study_next(study=study, participant=visitor.viewer)
-        if following is None:
+        # Stored as served: the visitor's vote on it is checked against it.
+        served = services.trial_serve(study=study, participant=visitor.viewer)
+        if served is None:
             return _remember(Response(status=status.HTTP_204_NO_CONTENT), visitor)
-        trial, repeat = following
-        data = self._trial(study, trial, repeat, visitor)
+        data = self._trial(study, served, visitor)
         return _remember(Response(self.OutputSerializer(data).data), visitor)
 
     @staticmethod
-    def _trial(study: UserStudy, trial: StudyTrial, repeat: bool, visitor: _Visitor) -> dict:
-        viewer = visitor.viewer
-        candidates = selectors.trial_candidates(
-            trial=trial, participant_key=str(viewer.pk), repeat=repeat
-        )
+    def _trial(study: UserStudy, served: ServedTrial, visitor: _Visitor) -> dict:
+        viewer, trial = visitor.viewer, served.trial
+        candidates = selectors.served_candidates(served=served)
         number, total = selectors.study_progress(study=study, participant=viewer, trial=trial)
         return {
             "trial": trial.pk,
-            "repeat": repeat,
+            "repeat": served.repeat,
             "number": number,
             "total": total,
             "input_image": (
@@ -206,9 +214,15 @@ class StudyVoteCreateApi(APIView):
             child=serializers.CharField(max_length=32),
             allow_empty=False,
             max_length=len(string.ascii_uppercase),
-            help_text="The candidates' tokens in the order they were shown, left to right.",
+            help_text=(
+                "The candidates' tokens in the order they were shown, left to right: exactly as"
+                " the image set was handed out."
+            ),
         )
-        repeat = serializers.BooleanField(default=False)
+        repeat = serializers.BooleanField(
+            default=False,
+            help_text="True only for the attention check the server handed out as a repeat.",
+        )
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -223,7 +237,10 @@ class StudyVoteCreateApi(APIView):
             400: ErrorSerializer,
             403: OpenApiResponse(ErrorSerializer, description="No valid CSRF token."),
             404: ErrorSerializer,
-            409: OpenApiResponse(ErrorSerializer, description=services.ALREADY_VOTED),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description=f"{services.ALREADY_VOTED} Or: {services.NOT_SERVED}",
+            ),
             429: OpenApiResponse(ErrorSerializer, description=THROTTLED),
         },
     )

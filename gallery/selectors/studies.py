@@ -12,7 +12,14 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate, TruncHour
 
 from gallery import stats
-from gallery.models import Participant, StudyCandidate, StudyTrial, StudyVote, UserStudy
+from gallery.models import (
+    Participant,
+    ServedTrial,
+    StudyCandidate,
+    StudyTrial,
+    StudyVote,
+    UserStudy,
+)
 from gallery.results import RESULT_RELATED, result_of
 from heritage.models import User
 from restoration.models import Restoration, RestorationJob
@@ -106,10 +113,19 @@ def _standing(*, study: UserStudy, participant: Participant | None) -> _Standing
     remaining = [trial_id for trial_id in order if trial_id not in voted | retired]
     repeat_trial = None
     # Shown as soon as two answers exist: an earlier trial, never the one just answered, so the
-    # participant cannot simply repeat the click they made a moment ago.
+    # participant cannot simply repeat the click they made a moment ago. Once served, the
+    # choice is the stored one: answers given meanwhile on other trials do not move it.
     if study.attention_check and len(trials) >= 2 and not repeat_done and len(primary) >= 2:
-        chooser = random.Random(f"{participant.pk}:{study.pk}:repeat")
-        repeat_trial = chooser.choice(primary[:-1])
+        repeat_trial = (
+            ServedTrial.objects.filter(
+                trial__study=study, participant_key=participant.pk, repeat=True
+            )
+            .values_list("trial_id", flat=True)
+            .first()
+        )
+        if repeat_trial is None:
+            chooser = random.Random(f"{participant.pk}:{study.pk}:repeat")
+            repeat_trial = chooser.choice(primary[:-1])
     return _Standing(remaining, primary, repeat_trial, repeat_done)
 
 
@@ -152,22 +168,18 @@ def study_trial_for(
 def study_progress(
     *, study: UserStudy, participant: Participant | None, trial: StudyTrial | None = None
 ) -> tuple[int, int]:
-    """(number of the image set shown, how many the participant will see in all).
+    """(number of the image set shown, how many different image sets the participant will see).
 
-    With `trial`, an image set the participant already answered keeps the number it had
-    (a page reached with the back button); otherwise the number is that of the next answer.
+    The attention check shows an earlier set again, so it is not counted as a set of its own.
+    With `trial`, an image set the participant already answered keeps the number it had (a page
+    reached with the back button, or the repeat); otherwise the number is that of the next
+    answer.
     """
     standing = _standing(study=study, participant=participant)
-    done = len(standing.primary) + int(standing.repeat_done)
-    check_pending = (
-        study.attention_check
-        and not standing.repeat_done
-        and len(standing.primary) + len(standing.remaining) >= 2
-    )
-    total = done + len(standing.remaining) + int(check_pending)
-    if trial is not None and trial.pk in standing.primary and standing.repeat_trial != trial.pk:
+    total = len(standing.primary) + len(standing.remaining)
+    if trial is not None and trial.pk in standing.primary:
         return standing.primary.index(trial.pk) + 1, total
-    return min(done + 1, total), total
+    return min(len(standing.primary) + 1, total), total
 
 
 def trial_candidates(
@@ -180,6 +192,15 @@ def trial_candidates(
     seed = f"{participant_key}:{trial.pk}:{'repeat' if repeat else 'first'}"
     random.Random(seed).shuffle(candidates)
     return candidates
+
+
+def served_candidates(*, served: ServedTrial) -> list[StudyCandidate]:
+    """The candidates of a served trial in the order stored when it was served, left to right."""
+    by_token = {
+        candidate.token: candidate
+        for candidate in served.trial.candidates.select_related(*RESULT_RELATED)
+    }
+    return [by_token[token] for token in served.shown]
 
 
 def study_trial_input(*, trial: StudyTrial) -> StudyCandidate | None:

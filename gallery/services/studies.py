@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from gallery.cache import public_changed
 from gallery.models import (
     Participant,
+    ServedTrial,
     StudyCandidate,
     StudyTrial,
     StudyVote,
@@ -20,11 +21,17 @@ from gallery.models import (
     opaque_token,
 )
 from gallery.results import result_of
+from gallery.selectors import studies as selectors
 from heritage.models import User
 from restoration.models import Restoration
 
 ALREADY_VOTED = "You have already voted on this image set."
 RETIRED = "This image set has collected enough votes; here is another."
+NOT_SERVED = "This image set was not shown to you; please vote on the one on your screen."
+REPEAT_NOT_SERVED = (
+    "This image set was not chosen to be shown to you again; please vote on the one on your screen."
+)
+SHOWN_DIFFERS = "The images shown do not match this image set; please vote again."
 SLUG_LENGTH = 100
 
 
@@ -166,6 +173,43 @@ def participant_create(*, ip_hash: str, participant_id: uuid.UUID | None = None)
     return participant
 
 
+def trial_serve(
+    *, study: UserStudy, participant: Participant, position: int | None = None
+) -> ServedTrial | None:
+    """Hand the participant a trial and store how: which one, whether it is the attention
+    check, and the candidates' order. The trial at `position`, or their next one; None when
+    there is none (no such trial, a retired one they never answered, or the study is done).
+
+    The store is what votes are checked against (see vote_cast), so only the server decides
+    which trial repeats and in which order candidates appear. Serving the same trial again
+    (a reload, the back button) gives the stored order. `participant` may be unsaved: the
+    visitor's id is known from the cookie before their first vote.
+    """
+    if position is None:
+        chosen = selectors.study_next(study=study, participant=participant)
+    else:
+        chosen = selectors.study_trial_for(study=study, participant=participant, position=position)
+    if chosen is None:
+        return None
+    trial, repeat = chosen
+    served = ServedTrial.objects.filter(
+        trial=trial, participant_key=participant.pk, repeat=repeat
+    ).first()
+    if served is None:
+        candidates = selectors.trial_candidates(
+            trial=trial, participant_key=str(participant.pk), repeat=repeat
+        )
+        # Two requests of one visitor at once store one row; both show what it holds.
+        served, _ = ServedTrial.objects.get_or_create(
+            trial=trial,
+            participant_key=participant.pk,
+            repeat=repeat,
+            defaults={"shown": [candidate.token for candidate in candidates]},
+        )
+    served.trial = trial  # with its motif, as the selectors fetched it
+    return served
+
+
 def vote_cast(
     *,
     trial: StudyTrial,
@@ -177,9 +221,15 @@ def vote_cast(
 ) -> StudyVote:
     """Record the participant's answer on a trial: a candidate token, or None for "not sure".
 
-    Raises ValidationError if the study is not open, the choice or the shown order does not
-    belong to the trial, "not sure" is not offered, the participant already voted (ALREADY_VOTED),
-    the trial is retired (RETIRED), or a repeat comes without a first vote.
+    The vote must agree with what trial_serve stored for this participant: the trial was
+    served to them (else NOT_SERVED, code "not_served"), as the attention check if `repeat`
+    (REPEAT_NOT_SERVED, code "repeat"), with the candidates in exactly the order `shown`
+    (SHOWN_DIFFERS, code "shown").
+
+    Raises ValidationError for those, and if the study is not open, the choice is not one of
+    the candidates shown, "not sure" is not offered, the participant already voted
+    (ALREADY_VOTED), the trial is retired (RETIRED), or a repeat comes without a first vote.
+    Nothing is written then.
     """
     with transaction.atomic():
         # The lock serialises votes on one trial, so retirement can never be overshot.
@@ -187,16 +237,20 @@ def vote_cast(
         study = trial.study
         if not study.is_open:
             raise ValidationError("This study is not taking votes.", code="not_open")
+        served = ServedTrial.objects.filter(
+            trial=trial, participant_key=participant.pk, repeat=repeat
+        ).first()
+        if served is None and repeat:
+            raise ValidationError(REPEAT_NOT_SERVED, code="repeat")
+        if served is None:
+            raise ValidationError(NOT_SERVED, code="not_served")
         tokens = dict(trial.candidates.values_list("token", "pk"))
-        if sorted(shown) != sorted(tokens):
-            raise ValidationError(
-                "The images shown do not match this image set; please vote again.",
-                code="shown",
-            )
+        if choice is not None and choice not in served.shown:
+            raise ValidationError("That choice is not part of this image set.", code="choice")
+        if list(shown) != served.shown:
+            raise ValidationError(SHOWN_DIFFERS, code="shown")
         if choice is None and not study.allow_not_sure:
             raise ValidationError("Please choose one of the images.", code="not_sure")
-        if choice is not None and choice not in tokens:
-            raise ValidationError("That choice is not part of this image set.", code="choice")
         votes = StudyVote.objects.filter(trial=trial, participant=participant)
         if votes.filter(repeat=repeat).exists():
             raise ValidationError(ALREADY_VOTED, code="already_voted")

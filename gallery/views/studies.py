@@ -131,21 +131,21 @@ def study_trial(request: HttpRequest, slug: str, position: int) -> HttpResponse:
     if study.status == UserStudy.Status.CLOSED:
         return redirect(study)
     viewer = (visitor := _visitor(request)).viewer
-    shown = selectors.study_trial_for(study=study, participant=viewer, position=position)
-    if shown is None:
+    # Stored as served: the vote posted from this page is checked against it.
+    served = services.trial_serve(study=study, participant=viewer, position=position)
+    if served is None:
         return redirect("gallery:study_vote", study.slug)
-    trial, repeat = shown
-    key = str(viewer.pk)
-    candidates = selectors.trial_candidates(trial=trial, participant_key=key, repeat=repeat)
-    number, total = selectors.study_progress(study=study, participant=viewer, trial=trial)
+    candidates = selectors.served_candidates(served=served)
+    number, total = selectors.study_progress(study=study, participant=viewer, trial=served.trial)
     context = {
         "study": study,
-        "trial": trial,
-        "repeat": repeat,
+        "trial": served.trial,
+        "repeat": served.repeat,
         "choices": list(zip(string.ascii_uppercase, candidates, strict=False)),
-        "shown": ",".join(candidate.token for candidate in candidates),
+        "shown": ",".join(served.shown),
         "number": number,
         "total": total,
+        "answered": selectors.study_participant_votes(study=study, participant=visitor.participant),
     }
     return _remember(render(request, "gallery/studies/vote.html", context), visitor)
 

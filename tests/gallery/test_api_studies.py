@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -302,9 +303,12 @@ def test_votes_over_the_rate_are_429_counted_together_with_the_page_form(study, 
     first = next_trial(api, study)
     tokens = [c["token"] for c in first["candidates"]]
     # Another visitor on the same network votes through the page's form.
-    page_vote = Client().post(
+    page = Client()
+    html = page.get(reverse("gallery:study_vote", args=[study.slug]), follow=True)
+    fields = dict(re.findall(r'name="(trial|shown)" value="([^"]*)"', html.content.decode()))
+    page_vote = page.post(
         reverse("gallery:study_vote", args=[study.slug]),
-        {"trial": first["trial"], "repeat": "0", "shown": ",".join(tokens), "choice": tokens[0]},
+        {**fields, "repeat": "0", "choice": fields["shown"].split(",")[0]},
     )
     assert page_vote.status_code == 302 and StudyVote.objects.count() == 1
 
@@ -350,11 +354,11 @@ def test_results_are_for_curators_only(study, expert, plain_user):
 def test_results_give_curators_the_vote_shares(study, curator):
     trial = study.trials.get(position=1)
     by_engine = {c.restoration.engine: c.token for c in trial.candidates.all()}
-    tokens = list(by_engine.values())
     picks = [by_engine["telea"]] * 3 + [by_engine["navier_stokes"], None]
     for number, choice in enumerate(picks):
         participant = services.participant_create(ip_hash=f"hash-{number}")
-        services.vote_cast(trial=trial, participant=participant, choice=choice, shown=tokens)
+        served = services.trial_serve(study=study, participant=participant, position=1)
+        services.vote_cast(trial=trial, participant=participant, choice=choice, shown=served.shown)
     token = Token.objects.create(user=curator)
 
     response = APIClient().get(results_url(study), HTTP_AUTHORIZATION=f"Token {token.key}")
@@ -397,3 +401,92 @@ def test_schema_lists_the_study_and_exhibition_paths_without_warnings(db):
         assert path in paths, path
     assert "post" in paths["/api/v1/studies/{slug}/votes/"]
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=io.StringIO())
+
+
+# The server alone decides what a vote may claim: the image sets it handed to the visitor,
+# which of them is the attention check, and the order the candidates were shown in.
+
+
+def refused(response, status: int, code: str, votes_before: int = 0) -> None:
+    assert response.status_code == status, response.content
+    assert response.json()["code"] == code
+    assert StudyVote.objects.count() == votes_before
+
+
+def test_a_repeat_the_server_did_not_hand_out_is_refused(study):
+    api = visitor()
+    shown = next_trial(api, study)
+    assert vote(api, study, shown, shown["candidates"][0]["token"]).status_code == 201
+
+    forged = vote(api, study, {**shown, "repeat": True}, shown["candidates"][1]["token"])
+
+    refused(forged, 400, "repeat", votes_before=1)
+    assert forged.json()["detail"] == services.REPEAT_NOT_SERVED
+    assert not StudyVote.objects.filter(repeat=True).exists()
+    assert api.get(url("study", study)).json()["answered"] == 1
+
+
+@pytest.mark.parametrize("order", ["reversed", "duplicated", "one missing"])
+def test_a_shown_order_other_than_the_one_handed_out_is_refused(study, order):
+    api = visitor()
+    shown = next_trial(api, study)
+    tokens = [candidate["token"] for candidate in shown["candidates"]]
+    claimed = {
+        "reversed": tokens[::-1],
+        "duplicated": [*tokens, tokens[0]],
+        "one missing": tokens[:1],
+    }[order]
+    body = {"trial": shown["trial"], "choice": tokens[0], "shown": claimed, "repeat": False}
+    csrf = api.cookies["csrftoken"].value
+
+    response = api.post(url("study_votes", study), body, format="json", HTTP_X_CSRFTOKEN=csrf)
+
+    refused(response, 400, "shown")
+    assert response.json()["detail"] == services.SHOWN_DIFFERS
+    assert not Participant.objects.exists()
+    # The order handed out is still the one that counts.
+    assert vote(api, study, shown, tokens[0]).status_code == 201
+    assert StudyVote.objects.get().shown == tokens
+
+
+def test_a_vote_on_an_image_set_never_handed_out_is_a_conflict(study):
+    api = visitor()
+    shown = next_trial(api, study)
+    other = study.trials.exclude(pk=shown["trial"]).get()
+    tokens = list(other.candidates.values_list("token", flat=True))
+    unserved = {"trial": other.pk, "repeat": False, "candidates": [{"token": t} for t in tokens]}
+
+    response = vote(api, study, unserved, tokens[0])
+
+    refused(response, 409, "not_served")
+    assert response.json()["detail"] == services.NOT_SERVED
+    assert not Participant.objects.exists()
+    # Nor does a client that never asked for an image set get to vote on one.
+    stranger = visitor()
+    stranger.get(url("study", study))
+    refused(vote(stranger, study, shown, tokens[0]), 409, "not_served")
+
+
+def test_the_attention_check_is_handed_out_and_counted_as_the_server_chose(curator, restorations):
+    checked = services.study_create(
+        created_by=curator,
+        title="Checked",
+        question="Which?",
+        restorations=restorations,
+        attention_check=True,
+        open_now=True,
+    )
+    api = visitor()
+    seen = []
+    while (response := api.get(url("study_next", checked))).status_code == 200:
+        shown = response.json()
+        seen.append((shown["trial"], shown["repeat"], shown["number"], shown["total"]))
+        assert vote(api, checked, shown, shown["candidates"][0]["token"]).status_code == 201
+        assert len(seen) < 10
+
+    assert response.status_code == 204
+    (first, *_), (second, *_), _ = seen
+    # Two image sets, the first shown again under its own number: never "3 of 3".
+    assert seen == [(first, False, 1, 2), (second, False, 2, 2), (first, True, 1, 2)]
+    assert StudyVote.objects.filter(repeat=True).get().trial_id == first
+    assert api.get(url("study", checked)).json()["answered"] == 2

@@ -54,6 +54,11 @@ def cast(client: Client, study: UserStudy, fields: dict, choice: str, **extra):
     return client.post(vote_url(study), {**data, "choice": choice}, **extra)
 
 
+def open_page(client: Client, study: UserStudy, **extra) -> dict:
+    """The visitor's next image set, served to them: its form fields."""
+    return shown_form(client.get(vote_url(study), follow=True, **extra).content.decode())
+
+
 def test_visitor_votes_through_a_study_with_a_signed_cookie(client, study):
     detail = client.get(study.get_absolute_url())
     assert detail.status_code == 200
@@ -158,12 +163,13 @@ def test_a_tampered_cookie_is_ignored(client, study):
     intruder.cookies[COOKIE] = str(victim.pk)  # unsigned: a guess at someone else's id
     page = intruder.get(vote_url(study), follow=True).content.decode()
     assert "Image set 1 of 2" in page
-    cast(intruder, study, fields, fields["choices"][1])
+    own = shown_form(page)
+    cast(intruder, study, own, own["choices"][1])
 
     # The intruder became a participant of their own; the victim's vote is untouched.
     assert Participant.objects.count() == 2
     assert StudyVote.objects.filter(participant=victim).count() == 1
-    assert StudyVote.objects.filter(trial_id=fields["trial"]).count() == 2
+    assert StudyVote.objects.exclude(participant=victim).get().trial_id == int(own["trial"])
 
 
 def test_a_forged_signature_reads_as_no_participant(client, study):
@@ -178,9 +184,12 @@ def test_a_forged_signature_reads_as_no_participant(client, study):
     forger.cookies[COOKIE] = forged.cookies[COOKIE].value
     response = cast(forger, study, fields, fields["choices"][1], follow=True)
 
+    # Read as the victim it would be a second vote; read as a new visitor, it is a vote on an
+    # image set never shown to them.
     assert b"already voted" not in response.content
+    assert b"This image set was not shown to you" in response.content
     assert StudyVote.objects.filter(participant=victim).count() == 1
-    assert Participant.objects.count() == 2
+    assert Participant.objects.count() == 1
 
 
 def test_votes_over_the_rate_get_429_and_change_nothing(client, study, settings):
@@ -200,15 +209,19 @@ def test_votes_over_the_rate_get_429_and_change_nothing(client, study, settings)
     assert response["Retry-After"] == "3600"
     assert StudyVote.objects.count() == 2 and Participant.objects.count() == 1
     # Another network is not held back.
-    elsewhere = cast(Client(), study, fields, fields["choices"][1], REMOTE_ADDR="192.0.2.7")
+    other = Client(REMOTE_ADDR="192.0.2.7")
+    elsewhere_fields = open_page(other, study)
+    elsewhere = cast(other, study, elsewhere_fields, elsewhere_fields["choices"][1])
     assert elsewhere.status_code == 302 and StudyVote.objects.count() == 3
 
 
 def test_new_participants_over_the_rate_get_429(study, settings):
     settings.GALLERY_PARTICIPANT_RATE = "2/h"
-    fields = shown_form(Client().get(vote_url(study), follow=True).content.decode())
-
-    statuses = [cast(Client(), study, fields, fields["choices"][0]).status_code for _ in range(3)]
+    statuses = []
+    for _ in range(3):
+        newcomer = Client()
+        fields = open_page(newcomer, study)
+        statuses.append(cast(newcomer, study, fields, fields["choices"][0]).status_code)
 
     assert statuses == [302, 302, 429]
     assert Participant.objects.count() == 2
@@ -224,7 +237,9 @@ def test_the_ip_hash_is_salted_and_comes_from_the_configured_header(client, stud
     vote = StudyVote.objects.get()
     assert len(participant.ip_hash) == 64 and "198.51" not in participant.ip_hash
     assert vote.ip_hash == participant.ip_hash
-    cast(Client(), study, fields, fields["choices"][0], HTTP_X_REAL_IP="198.51.100.5")
+    other = Client(HTTP_X_REAL_IP="198.51.100.5")
+    other_fields = open_page(other, study)
+    cast(other, study, other_fields, other_fields["choices"][0])
     assert Participant.objects.exclude(pk=participant.pk).get().ip_hash != participant.ip_hash
 
 
@@ -443,3 +458,70 @@ def test_home_page_invites_visitors_to_open_studies_only(
 
     # Closing drops the cached home page at once.
     assert study.get_absolute_url() not in client.get("/").content.decode()
+
+
+# The page's hidden fields are only what the visitor's browser sends back: the server checks
+# them against what it handed out.
+
+
+def test_a_repeat_posted_for_an_image_set_not_chosen_again_is_refused(client, study):
+    fields = open_page(client, study)
+    cast(client, study, fields, fields["choices"][0])
+
+    response = cast(client, study, {**fields, "repeat": "1"}, fields["choices"][1], follow=True)
+
+    assert b"This image set was not chosen to be shown to you again" in response.content
+    assert StudyVote.objects.count() == 1 and not StudyVote.objects.filter(repeat=True).exists()
+
+
+def test_a_reordered_shown_field_is_refused(client, study):
+    fields = open_page(client, study)
+    reordered = ",".join(reversed(fields["shown"].split(",")))
+
+    response = cast(
+        client, study, {**fields, "shown": reordered}, fields["choices"][0], follow=True
+    )
+
+    assert b"The images shown do not match this image set" in response.content
+    assert not StudyVote.objects.exists() and not Participant.objects.exists()
+
+
+def test_a_vote_on_an_image_set_never_shown_is_refused(client, study):
+    fields = open_page(client, study)
+    other = study.trials.exclude(pk=fields["trial"]).get()
+    tokens = list(other.candidates.values_list("token", flat=True))
+    unserved = {"trial": str(other.pk), "repeat": "0", "shown": ",".join(tokens)}
+
+    response = cast(client, study, unserved, tokens[0], follow=True)
+
+    assert b"This image set was not shown to you" in response.content
+    assert not StudyVote.objects.exists() and not Participant.objects.exists()
+    # The page goes on with the image set the visitor was actually shown.
+    assert shown_form(response.content.decode())["trial"] == fields["trial"]
+
+
+def test_the_attention_check_keeps_its_image_set_number(client, curator, restorations):
+    checked = services.study_create(
+        created_by=curator,
+        title="Checked",
+        question="Which?",
+        restorations=restorations,
+        attention_check=True,
+        open_now=True,
+    )
+    thanks = reverse("gallery:study_thanks", args=[checked.slug])
+    pages = []
+    while (page := client.get(vote_url(checked), follow=True)).redirect_chain[-1][0] != thanks:
+        html = page.content.decode()
+        pages.append((re.search(r"Image set \d+ of \d+", html).group(), "seen this image" in html))
+        fields = shown_form(html)
+        assert cast(client, checked, fields, fields["choices"][0]).status_code == 302
+        assert len(pages) < 10
+
+    assert pages == [
+        ("Image set 1 of 2", False),
+        ("Image set 2 of 2", False),
+        ("Image set 1 of 2", True),
+    ]
+    assert StudyVote.objects.filter(repeat=True).count() == 1
+    assert b"You answered 2 image sets" in page.content
