@@ -4,7 +4,10 @@ from functools import wraps
 
 from django.contrib.messages import get_messages
 from django.core.cache import cache
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+
+from heritage.cache_backends import cache_reconnected
 
 GENERATION_KEY = "gallery:public-generation"
 PAGE_SECONDS = 600
@@ -16,6 +19,12 @@ def public_changed() -> None:
         cache.incr(GENERATION_KEY)
     except ValueError:
         cache.set(GENERATION_KEY, 1, timeout=None)
+
+
+@receiver(cache_reconnected, dispatch_uid="gallery-pages-after-cache-outage")
+def _drop_pages_after_outage(sender, **kwargs) -> None:
+    # A write during the outage could not drop the pages it changed: drop them all now.
+    public_changed()
 
 
 def _generation() -> int:

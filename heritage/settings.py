@@ -199,10 +199,12 @@ else:
 
 # The cache holds public pages and the vote throttles' counters: shared through Redis when
 # there is one, otherwise in this process's memory (one server process, the embedded default).
+# While Redis cannot be reached the cache answers as an empty one (heritage.cache_backends):
+# pages are served uncached and the outage is logged once, never a 500.
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "heritage.cache_backends.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "heritage",
         }
@@ -292,6 +294,10 @@ SPECTACULAR_SETTINGS = {
 }
 # Behind a proxy the client address is in a header the proxy sets (e.g. HTTP_X_REAL_IP).
 RATELIMIT_IP_META_KEY = env.str("HERITAGE_CLIENT_IP_HEADER", default="") or None
+# Throttles (django-ratelimit's and DRF's) fail open while the cache is down: a vote still
+# counts once per participant and trial (a database constraint), and refusing every visitor
+# during an outage would be worse than letting some extra requests through.
+RATELIMIT_FAIL_OPEN = True
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
