@@ -12,12 +12,16 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from heritage.limits import RequestSizeLimitMiddleware, install_daphne_limits  # noqa: E402
 from heritage.routing import websocket_urlpatterns  # noqa: E402
 from restoration.progress import remember_server_loop  # noqa: E402
 
+# Oversized request bodies are refused before they are read into memory (heritage.limits).
+install_daphne_limits()
+
 router = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestSizeLimitMiddleware(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

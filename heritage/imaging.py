@@ -13,9 +13,13 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "TIFF": "TIFF", "WEBP": "WebP"}
 BROWSER_FORMATS = {"JPEG", "PNG", "WEBP"}
-# Photographs take well over a byte per thousand pixels even when flat; fewer means a file
-# built to expand in memory (a decompression bomb).
-BOMB_PIXELS_PER_BYTE = 1000
+# Photographs and scans take well over a byte per 250 pixels even when nearly flat (a flat
+# JPEG needs a few bits per 8x8 block); fewer means a file built to expand in memory (a
+# decompression bomb: PNG's deflate reaches about 1,000 pixels per byte in greyscale).
+BOMB_PIXELS_PER_BYTE = 250
+# Below this many pixels (about 6 MB decoded as RGB) decoding is cheap whatever the file size,
+# so tiny flat images (icons, solid test cards) are not mistaken for bombs.
+BOMB_MIN_PIXELS = 2_000_000
 
 
 class ImageRejected(ValueError):
@@ -83,13 +87,17 @@ def _open_checked(stream: BinaryIO, max_pixels: int) -> Image.Image:
     if image.format not in ACCEPTED_FORMATS:
         raise ImageRejected(f"{image.format} images are not accepted; use JPEG, PNG, TIFF or WebP.")
     width, height = image.size
+    # The bomb check applies at every size, not only above the pixel limit: a small file that
+    # expands to a large image costs the server memory whatever the limit is.
+    position = stream.tell()
+    file_size = stream.seek(0, io.SEEK_END)
+    stream.seek(position)
+    if width * height > BOMB_MIN_PIXELS and file_size * BOMB_PIXELS_PER_BYTE < width * height:
+        raise ImageRejected(
+            f"The file declares a {width}x{height} image in only {file_size:,} bytes "
+            "(a decompression bomb) and was refused."
+        )
     if width * height > max_pixels:
-        file_size = stream.seek(0, io.SEEK_END)
-        if file_size * BOMB_PIXELS_PER_BYTE < width * height:
-            raise ImageRejected(
-                f"The file declares a {width}x{height} image in only {file_size:,} bytes "
-                "(a decompression bomb) and was refused."
-            )
         raise ImageRejected(_too_large_message(image.size, max_pixels))
     if getattr(image, "n_frames", 1) > 1 and image.format != "TIFF":
         raise ImageRejected("Animated images are not accepted; upload a single still image.")

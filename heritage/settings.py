@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Under WSGI the body is still unread here: oversized ones are refused first (413).
+    "heritage.limits.RequestSizeLimitDjangoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -257,7 +259,18 @@ HERITAGE_MAX_UPLOAD_BYTES = _positive_int("HERITAGE_MAX_UPLOAD_MB", 300) * 1024 
 HERITAGE_PREVIEW_SIZE = _positive_int("HERITAGE_PREVIEW_SIZE", 1600)
 HERITAGE_THUMBNAIL_SIZE = _positive_int("HERITAGE_THUMBNAIL_SIZE", 360)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Uploaded files above this size stream to temporary files on disk, never into memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Request bodies over these sizes are refused with 413 before they are read (heritage.limits):
+# visitors without a session cookie or Authorization header only send votes and log-in forms.
+HERITAGE_MAX_ANONYMOUS_REQUEST_BYTES = (
+    _positive_int("HERITAGE_MAX_ANONYMOUS_REQUEST_KB", 1024) * 1024
+)
+HERITAGE_MAX_REQUEST_BYTES = HERITAGE_MAX_UPLOAD_BYTES + 4 * 1024 * 1024
 
 # Public user studies: how fast one address may vote, and how many anonymous participants it
 # may start (a cleared cookie is a new participant), as django-ratelimit rates like "30/m".
