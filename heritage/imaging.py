@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -191,17 +192,161 @@ def _high_bit_depth_to_l(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.round(scaled * scale).astype(np.uint8), mode="L")
 
 
+def _without_info(image: Image.Image) -> Image.Image:
+    """A copy that carries none of the source's metadata (EXIF and its GPS, XMP, comments)."""
+    clean = image.copy()
+    clean.info = {}
+    return clean
+
+
 def encode_png(image: Image.Image) -> bytes:
-    """Lossless PNG bytes of an image."""
+    """Lossless PNG bytes of an image, with no metadata."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6)
+    _without_info(image).save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()
 
 
 def encode_resized_jpeg(image: Image.Image, *, longest_side: int, quality: int = 85) -> bytes:
-    """JPEG bytes of `image` shrunk (never enlarged) to fit `longest_side`."""
-    resized = image.copy()
+    """JPEG bytes of `image` shrunk (never enlarged) to fit `longest_side`, with no metadata."""
+    resized = _without_info(image)
     resized.thumbnail((longest_side, longest_side), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     resized.save(buffer, format="JPEG", quality=quality, optimize=True, progressive=True)
     return buffer.getvalue()
+
+
+# Lossless removal of metadata from stored originals, for the full-resolution photograph of a
+# published work: the pixels are sent as uploaded, EXIF (camera, GPS), XMP, IPTC and comments not.
+# Streams in chunks: an original of hundreds of megabytes is never read into memory at once.
+
+_CHUNK = 1 << 20
+# JPEG segments kept before the image data: JFIF (APP0), ICC profile (APP2), Adobe (APP14).
+_JPEG_KEEP_APP = {0xE0, 0xEE}
+_PNG_DROP = {b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"}
+_WEBP_DROP = {b"EXIF", b"XMP "}
+
+
+def without_metadata(stream: BinaryIO) -> Iterator[bytes]:
+    """The bytes of a stored JPEG, PNG or WebP with every metadata segment or chunk left out.
+
+    Raises ImageRejected for other formats (TIFF originals always have a working copy).
+    """
+    stream.seek(0)
+    head = stream.read(12)
+    stream.seek(0)
+    if head[:3] == b"\xff\xd8\xff":
+        return _jpeg_without_metadata(stream)
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return _png_without_metadata(stream)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return _webp_without_metadata(stream)
+    raise ImageRejected("Only JPEG, PNG and WebP files can be sent without their metadata.")
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise ImageRejected("The image file is truncated.")
+    return data
+
+
+def _copy(stream: BinaryIO, size: int) -> Iterator[bytes]:
+    while size > 0:
+        data = _read_exactly(stream, min(size, _CHUNK))
+        size -= len(data)
+        yield data
+
+
+def _jpeg_without_metadata(stream: BinaryIO) -> Iterator[bytes]:
+    yield _read_exactly(stream, 2)  # SOI
+    while True:
+        marker = _read_exactly(stream, 2)
+        if marker[0] != 0xFF:
+            raise ImageRejected("The JPEG file is damaged (no marker where one was expected).")
+        while marker[1] == 0xFF:  # fill bytes before a marker
+            marker = marker[1:] + _read_exactly(stream, 1)
+        code = marker[1]
+        if code == 0xD9:  # EOI with no image data
+            yield marker
+            return
+        length_bytes = _read_exactly(stream, 2)
+        length = int.from_bytes(length_bytes, "big")
+        if code == 0xDA:  # start of scan: the image data follows, copied up to its EOI
+            yield marker + length_bytes
+            yield from _jpeg_scan_data(stream)
+            return
+        is_app = 0xE0 <= code <= 0xEF
+        if code == 0xE2:
+            payload = _read_exactly(stream, length - 2)
+            if payload.startswith(b"ICC_PROFILE\x00"):
+                yield marker + length_bytes + payload
+            continue
+        if code == 0xFE or (is_app and code not in _JPEG_KEEP_APP):
+            stream.seek(length - 2, io.SEEK_CUR)
+            continue
+        yield marker + length_bytes
+        yield from _copy(stream, length - 2)
+
+
+def _jpeg_scan_data(stream: BinaryIO) -> Iterator[bytes]:
+    """Everything up to and including the first EOI (0xFFD9 never occurs inside scan data);
+    what follows it (an MPO's second image, with its own EXIF) is left out."""
+    carry = b""
+    while True:
+        data = stream.read(_CHUNK)
+        if not data:
+            if carry:
+                yield carry
+            return
+        data = carry + data
+        end = data.find(b"\xff\xd9")
+        if end >= 0:
+            yield data[: end + 2]
+            return
+        carry = data[-1:]
+        yield data[:-1]
+
+
+def _png_without_metadata(stream: BinaryIO) -> Iterator[bytes]:
+    yield _read_exactly(stream, 8)
+    while True:
+        header = stream.read(8)
+        if not header:
+            return
+        if len(header) != 8:
+            raise ImageRejected("The image file is truncated.")
+        length, kind = int.from_bytes(header[:4], "big"), header[4:]
+        if kind in _PNG_DROP:
+            stream.seek(length + 4, io.SEEK_CUR)
+            continue
+        yield header
+        yield from _copy(stream, length + 4)
+        if kind == b"IEND":
+            return
+
+
+def _webp_without_metadata(stream: BinaryIO) -> Iterator[bytes]:
+    riff_size = int.from_bytes(_read_exactly(stream, 12)[4:8], "little")
+    # First pass over the chunk headers: how many bytes are left out, for the RIFF size.
+    chunks, position, end, dropped = [], 12, 8 + riff_size, 0
+    while position + 8 <= end:
+        stream.seek(position)
+        header = _read_exactly(stream, 8)
+        size = int.from_bytes(header[4:], "little")
+        padded = size + (size & 1)
+        chunks.append((position, header[:4], padded))
+        if header[:4] in _WEBP_DROP:
+            dropped += 8 + padded
+        position += 8 + padded
+    yield b"RIFF" + (riff_size - dropped).to_bytes(4, "little") + b"WEBP"
+    for start, kind, padded in chunks:
+        if kind in _WEBP_DROP:
+            continue
+        stream.seek(start)
+        if kind == b"VP8X":
+            header = _read_exactly(stream, 8)
+            flags = _read_exactly(stream, 1)[0] & ~0x0C  # no EXIF (0x08), no XMP (0x04)
+            yield header + bytes([flags])
+            yield from _copy(stream, padded - 1)
+        else:
+            yield from _copy(stream, 8 + padded)

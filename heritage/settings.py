@@ -185,6 +185,20 @@ STORAGES = {
     },
 }
 
+# Stored files are never served as a folder: views check who asks (heritage/media.py), then
+# send the bytes themselves, or let the proxy send them: "nginx" answers X-Accel-Redirect to
+# HERITAGE_MEDIA_ACCEL_PREFIX (an `internal` location aliasing MEDIA_ROOT), "apache" X-Sendfile.
+# With object storage the views redirect to signed URLs valid HERITAGE_MEDIA_URL_EXPIRE seconds.
+HERITAGE_MEDIA_ACCEL = env.str("HERITAGE_MEDIA_ACCEL", default="")
+if HERITAGE_MEDIA_ACCEL not in ("", "nginx", "apache"):
+    raise ImproperlyConfigured(
+        f'HERITAGE_MEDIA_ACCEL must be "", "nginx" or "apache", got {HERITAGE_MEDIA_ACCEL!r}'
+    )
+HERITAGE_MEDIA_ACCEL_PREFIX = env.str("HERITAGE_MEDIA_ACCEL_PREFIX", default="/protected-media/")
+HERITAGE_MEDIA_URL_EXPIRE = env.int("HERITAGE_MEDIA_URL_EXPIRE", default=300)
+# How long browsers and shared caches keep the images of published exhibitions.
+HERITAGE_MEDIA_PUBLIC_MAX_AGE = env.int("HERITAGE_MEDIA_PUBLIC_MAX_AGE", default=600)
+
 # Redis switches the channel layer (and the Celery broker) from in-process to shared.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):

@@ -1,13 +1,13 @@
 """URL map of the whole site; each app mounts its own patterns."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from gallery.views import exhibitions as gallery_exhibitions
-from heritage import views
+from gallery.views import media as gallery_media
+from heritage import media, views
 
 app_name_patterns = (
     [
@@ -37,8 +37,23 @@ app_name_patterns = (
     "heritage",
 )
 
+# Stored files, each through a view that checks who asks (nothing serves MEDIA_ROOT as a folder).
+media_patterns = (
+    [
+        path("files/motifs/<int:pk>/<str:kind>.<str:ext>", media.motif_file, name="motif"),
+        path(
+            "files/restorations/<int:pk>/<str:kind>.<str:ext>",
+            media.restoration_file,
+            name="restoration",
+        ),
+        path("files/works/<int:pk>/<str:kind>.<str:ext>", gallery_media.work_file, name="work"),
+    ],
+    "media",
+)
+
 urlpatterns = [
     path("", gallery_exhibitions.home, name="home"),
+    path("", include(media_patterns)),
     path("", include("gallery.urls")),
     path("", include(app_name_patterns)),
     path("", include("restoration.urls")),
@@ -48,10 +63,3 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/v1/", include("gallery.api.urls")),
 ]
-
-if not settings.S3_BUCKET:
-    # Local media (embedded default): served by the app itself; behind a proxy, let it serve
-    # MEDIA_ROOT instead. Uploaded files are never executed and get nosniff headers.
-    urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", views.media),
-    ]

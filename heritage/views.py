@@ -3,20 +3,17 @@
 import json
 from functools import lru_cache, wraps
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django.views.static import serve
-from PIL import Image
 
-from heritage import forms, masks, segment, selectors, services
+from heritage import forms, masks, media, segment, selectors, services
 from heritage.models import DamageAnnotation, DamageKind, Motif
 
 
@@ -51,12 +48,6 @@ def curator_required(view):
 def error_text(exc: ValidationError) -> str:
     """A validation error's messages as one line for the messages framework."""
     return " ".join(exc.messages)
-
-
-@require_GET
-def media(request: HttpRequest, path: str) -> HttpResponse:
-    """Local media files (embedded default), from MEDIA_ROOT as configured now."""
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
 @catalogue_required
@@ -162,15 +153,11 @@ def motif_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @catalogue_required
 @require_GET
-def motif_original(request: HttpRequest, pk: int) -> FileResponse:
+def motif_original(request: HttpRequest, pk: int) -> HttpResponse:
     """The untouched original, as an attachment so browsers never render it inline."""
     motif = get_object_or_404(Motif, pk=pk)
-    content_type = Image.MIME.get(motif.original_format, "application/octet-stream")
-    return FileResponse(
-        motif.original.open("rb"),
-        as_attachment=True,
-        filename=motif.original_filename,
-        content_type=content_type,
+    return media.serve_file(
+        request, motif.original, filename=motif.original_filename, attachment=True
     )
 
 
@@ -191,8 +178,10 @@ def annotation_editor(request: HttpRequest, pk: int, annotation_pk: int | None =
         "motifId": motif.pk,
         "width": motif.width,
         "height": motif.height,
-        "imageUrl": motif.rgb_file.url,
-        "maskUrl": annotation.mask.url if annotation else None,
+        "imageUrl": media.motif_file_url(motif, "image"),
+        "maskUrl": reverse("heritage:annotation_mask", args=[annotation.pk])
+        if annotation
+        else None,
         "annotationId": annotation.pk if annotation else None,
         "kinds": annotation.kinds if annotation else [],
         "notes": annotation.notes if annotation else "",
@@ -352,13 +341,10 @@ def annotation_simulate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @catalogue_required
 @require_GET
-def annotation_mask(request: HttpRequest, pk: int) -> FileResponse:
+def annotation_mask(request: HttpRequest, pk: int) -> HttpResponse:
     """Export a mask as a PNG file named after its motif."""
     annotation = get_object_or_404(DamageAnnotation.objects.select_related("motif"), pk=pk)
     filename = f"motif-{annotation.motif_id}-annotation-{annotation.pk}-mask.png"
-    return FileResponse(
-        annotation.mask.open("rb"),
-        content_type="image/png",
-        as_attachment=request.GET.get("download") == "1",
-        filename=filename,
+    return media.serve_file(
+        request, annotation.mask, filename=filename, attachment=request.GET.get("download") == "1"
     )

@@ -148,8 +148,9 @@ def compare(request: HttpRequest, pk: int, annotation_pk: int) -> HttpResponse:
             "metric_columns": selectors.METRIC_COLUMNS,
             "metric_span": 2 * len(selectors.METRIC_COLUMNS),
             "missing": [row["engine"] for row in rows if row["missing"]],
-            "input_preview": next(
-                (row["restoration"].input_preview for row in rows if row["restoration"]), None
+            # The restoration whose input preview shows the damage (its URL checks the role).
+            "input_restoration": next(
+                (row["restoration"] for row in rows if row["restoration"]), None
             ),
         },
     )

@@ -48,7 +48,7 @@ def _work(exhibition: Exhibition, entry: ExhibitionEntry) -> dict:
             "before": result.input_preview.url if result is not None else None,
             "after": result.preview.url if result is not None else None,
             "outline": outline.url if outline else None,
-            "thumbnail": motif.thumbnail.url,
+            "thumbnail": work.thumbnail.url,
         },
         "full_resolution": {
             "restored": _full_url(exhibition, position, "restored") if work.restored else None,

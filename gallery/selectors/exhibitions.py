@@ -4,10 +4,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.db.models.fields.files import FieldFile
 
 from gallery.models import Exhibition, ExhibitionEntry
-from gallery.results import RESULT_RELATED, ResultImage, result_of
+from gallery.results import RESULT_RELATED, ResultImage, ShownFile, result_of
 from heritage.models import Motif, Site, User
 from restoration.models import Restoration, RestorationJob
 
@@ -137,7 +136,8 @@ class Work:
     entry: ExhibitionEntry
     motif: Motif
     result: ResultImage | None
-    image: FieldFile  # the result's preview, or the motif's preview when shown as photographed
+    image: ShownFile  # the result's preview, or the motif's preview when shown as photographed
+    thumbnail: ShownFile  # the motif's thumbnail
     srcset: str
     alt: str
 
@@ -157,16 +157,27 @@ def work_of(entry: ExhibitionEntry) -> Work:
     motif = entry.motif
     result = result_of(entry) if entry.restoration_id else None
     preview_width = _fit(motif.width, motif.height, settings.HERITAGE_PREVIEW_SIZE)
+    # Every image URL names a view that checks the exhibition is published (or the user a
+    # curator): never a storage path a visitor could derive the original's from.
+    thumbnail = ShownFile(motif.thumbnail, entry, "thumbnail")
     if result is not None:
         image = result.preview
         srcset = f"{result.preview.url} {preview_width}w"
         alt = f"{motif.title}, digitally restored"
     else:
-        image = motif.preview
+        image = ShownFile(motif.preview, entry, "preview")
         thumbnail_width = _fit(motif.width, motif.height, settings.HERITAGE_THUMBNAIL_SIZE)
-        srcset = f"{motif.thumbnail.url} {thumbnail_width}w, {motif.preview.url} {preview_width}w"
+        srcset = f"{thumbnail.url} {thumbnail_width}w, {image.url} {preview_width}w"
         alt = f"{motif.title}, as photographed"
-    return Work(entry=entry, motif=motif, result=result, image=image, srcset=srcset, alt=alt)
+    return Work(
+        entry=entry,
+        motif=motif,
+        result=result,
+        image=image,
+        thumbnail=thumbnail,
+        srcset=srcset,
+        alt=alt,
+    )
 
 
 def exhibition_cover(*, exhibition: Exhibition) -> Work | None:

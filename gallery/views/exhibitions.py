@@ -1,11 +1,8 @@
 """Exhibition pages: the public home, exhibitions and works; the curators' editing pages."""
 
-import mimetypes
-from pathlib import PurePosixPath
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
@@ -23,6 +20,7 @@ from gallery.results import result_of
 from gallery.selectors import exhibitions as selectors
 from gallery.selectors import studies as study_selectors
 from gallery.services import exhibitions as services
+from heritage import media
 from heritage import selectors as heritage_selectors
 from heritage.views import curator_required, error_text
 
@@ -125,20 +123,22 @@ def exhibition_work_full(request: HttpRequest, slug: str, position: int, which: 
         raise Http404("Choose the restored image or the photograph.")
     exhibition = _exhibition_or_404(request, slug)
     entry = _entry_or_404(exhibition, position)
+    motif = entry.motif
     if which == "restored":
         if entry.restoration_id is None:
             raise Http404("This work is shown as photographed.")
         file = result_of(entry).image
     else:
-        file = entry.motif.rgb_file
+        file = motif.rgb_file
     # An opaque name: the stored one would tell the job and so, to a curious expert, the engine.
-    suffix = PurePosixPath(file.name).suffix.lower()
-    content_type = mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
-    return FileResponse(
-        file.open("rb"),
-        as_attachment=False,
-        filename=f"{exhibition.slug}-{entry.position}-{which}{suffix}",
-        content_type=content_type,
+    # The photograph may be the uploaded original itself: its pixels go out, its EXIF (camera,
+    # GPS) does not. Results and working copies are written by the app with no metadata.
+    return media.serve_file(
+        request,
+        file,
+        filename=f"{exhibition.slug}-{entry.position}-{which}.{media.extension_of(file)}",
+        public=exhibition.is_published,
+        strip_metadata=file.name == motif.original.name,
     )
 
 

@@ -16,6 +16,7 @@ from gallery.results import RESULT_RELATED, result_of
 from gallery.selectors import reviews as selectors
 from gallery.services import reviews as services
 from gallery.views._csv import csv_response
+from heritage import media
 from heritage.views import catalogue_required, curator_required, error_text
 
 IMAGE_KINDS = ("result", "reference", "outline")
@@ -151,23 +152,19 @@ def review_skip(request: HttpRequest, pk: int, token: str) -> HttpResponse:
     return redirect("gallery:review_start", pk=campaign.pk)
 
 
-@catalogue_required
 @require_GET
 def review_image(request: HttpRequest, token: str, kind: str, ext: str) -> FileResponse:
-    """The image bytes under a blind name, so no media path (it holds job ids) reaches experts."""
+    """The image bytes under a blind name, so no media path (it holds job ids) reaches experts.
+
+    404 to anyone but the item's experts and curators (a file URL sends nobody to sign in).
+    """
     item = selectors.review_item_for_image(token=token, user=request.user)
     if item is None:
         raise Http404("No such image.")
     file = _image_file(item.campaign, item, kind)
     if not file or PurePosixPath(file.name).suffix.lstrip(".").lower() != ext:
         raise Http404("No such image.")
-    response = FileResponse(
-        file.open("rb"),
-        content_type=IMAGE_TYPES.get(ext, "application/octet-stream"),
-        filename=f"item-{token}-{kind}.{ext}",
-    )
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return media.serve_file(request, file, filename=f"item-{token}-{kind}.{ext}")
 
 
 # Curator side

@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
+from gallery.results import work_file_url
 from gallery.services import exhibitions as services
 from tests import factories
 
@@ -57,7 +58,7 @@ def test_exhibition_list_shows_published_exhibitions_to_anonymous(
     assert row["slug"] == "painted-caves" and row["title"] == "Painted caves"
     assert row["summary"] == "Two walls, one restored."
     assert row["works"] == 2 and row["published_at"]
-    assert row["cover"] == restorations[0].preview.url
+    assert row["cover"] == work_file_url(published.entries.get(position=1), "after")
     assert row["cover_alt"] == "Demo motif 1, digitally restored"
     assert row["url"] == published.get_absolute_url()
     assert api.get(row["cover"]).status_code == 200
@@ -128,13 +129,17 @@ def test_exhibition_detail_gives_works_with_their_images_and_no_engine(
     assert restored["position"] == 1 and restored["title"] == "Demo motif 1"
     assert restored["site"] == "Huashan test cliff" and restored["caption"] == "The west wall"
     assert restored["shown"] == "digitally restored"
+    entry = published.entries.get(position=1)
+    assert entry.restoration == first
     assert restored["images"] == {
-        "preview": first.preview.url,
-        "before": first.input_preview.url,
-        "after": first.preview.url,
-        "outline": first.outline.url,
-        "thumbnail": published.entries.get(position=1).motif.thumbnail.url,
+        "preview": work_file_url(entry, "after"),
+        "before": work_file_url(entry, "before"),
+        "after": work_file_url(entry, "after"),
+        "outline": work_file_url(entry, "outline"),
+        "thumbnail": work_file_url(entry, "thumbnail"),
     }
+    for url in restored["images"].values():
+        assert api.get(url).status_code == 200
     assert restored["page"] == reverse("gallery:exhibition_work", args=[published.slug, 1])
     full = restored["full_resolution"]
     assert full["restored"] == reverse(
@@ -143,14 +148,14 @@ def test_exhibition_detail_gives_works_with_their_images_and_no_engine(
     assert api.get(full["restored"]).status_code == 200
     assert api.get(full["photograph"]).status_code == 200
 
-    motif = published.entries.get(position=2).motif
+    entry = published.entries.get(position=2)
     assert photographed["shown"] == "as photographed"
     assert photographed["images"] == {
-        "preview": motif.preview.url,
+        "preview": work_file_url(entry, "preview"),
         "before": None,
         "after": None,
         "outline": None,
-        "thumbnail": motif.thumbnail.url,
+        "thumbnail": work_file_url(entry, "thumbnail"),
     }
     assert photographed["full_resolution"]["restored"] is None
     assert_blind(response, restorations)

@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from gallery.models import Exhibition, ExhibitionEntry
+from gallery.results import work_file_url
 from gallery.services import exhibitions as services
 from tests import factories
 
@@ -46,7 +47,7 @@ def test_visitors_see_published_exhibitions_without_signing_in(client, published
         assert published.get_absolute_url() in html
         assert "Secret draft" not in html
         # The cover is the first work's restored preview, described for screen readers.
-        assert published.entries.get(position=1).restoration.preview.url in html
+        assert work_file_url(published.entries.get(position=1), "after") in html
         assert 'alt="Demo motif 1, digitally restored"' in html
     assert "Recently catalogued" not in client.get("/").content.decode()
 
@@ -79,9 +80,10 @@ def test_exhibition_detail_shows_texts_and_works_in_order(client, published):
     assert html.index(_work_url(published, 1)) < html.index(_work_url(published, 2))
     assert 'alt="Demo motif 1, digitally restored"' in html
     assert 'alt="Demo motif 2, as photographed"' in html
-    second = published.entries.get(position=2).motif
+    second = published.entries.get(position=2)
     # Phones get the thumbnail, wide screens the preview; never the original.
-    assert f"{second.thumbnail.url} " in html and f"{second.preview.url} " in html
+    assert f"{work_file_url(second, 'thumbnail')} " in html
+    assert f"{work_file_url(second, 'preview')} " in html
 
 
 @pytest.fixture
@@ -156,15 +158,15 @@ def test_work_page_shows_the_slider_outline_and_note_but_no_engine(
         client.force_login(request.getfixturevalue(who))
     html = client.get(_work_url(published, 1)).content.decode()
     restoration = restorations[0]
+    entry = published.entries.get(position=1)
     assert "data-slider" in html and "data-slider-input" in html
-    assert f'src="{restoration.input_preview.url}"' in html
-    assert f'src="{restoration.preview.url}"' in html
+    assert f'src="{work_file_url(entry, "before")}"' in html
+    assert f'src="{work_file_url(entry, "after")}"' in html
     assert re.search(
         r'<input type="range"[^>]*aria-label="[^"]+"[^>]*aria-valuetext="50% before"', html
     )
-    assert re.search(
-        rf'<img class="outline" id="work-outline" src="{re.escape(restoration.outline.url)}"', html
-    )
+    outline = re.escape(work_file_url(entry, "outline"))
+    assert re.search(rf'<img class="outline" id="work-outline" src="{outline}"', html)
     assert 'id="outline-toggle" aria-pressed="false"' in html
     assert "What is virtual restoration?" in html
     assert "The photograph is not altered" in html and "not evidence" in html
@@ -179,10 +181,10 @@ def test_work_page_shows_the_slider_outline_and_note_but_no_engine(
 
 def test_work_without_a_result_is_shown_as_photographed(client, published):
     html = client.get(_work_url(published, 2)).content.decode()
-    motif = published.entries.get(position=2).motif
+    entry = published.entries.get(position=2)
     assert "data-slider" not in html and "outline-toggle" not in html
     assert "Shown as photographed" in html
-    assert f'src="{motif.preview.url}"' in html
+    assert f'src="{work_file_url(entry, "preview")}"' in html
     assert 'rel="prev"' in html and 'rel="next"' not in html
     assert _full_url(published, 2, "photograph") in html
     assert _full_url(published, 2, "restored") not in html

@@ -5,6 +5,7 @@ import json
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 
+from heritage.media import restoration_file_url
 from restoration import services
 from restoration.engines.registry import Registry
 from restoration.models import RestorationJob
@@ -230,11 +231,11 @@ def test_job_page_shows_the_result_with_provenance_and_metrics(curator, curator_
     html = response.content.decode()
     assert 'id="result"' in html
     assert "data-slider" in html and "data-slider-input" in html
-    assert restoration.input_preview.url in html
-    assert restoration.preview.url in html
-    assert restoration.outline.url in html
+    for kind in ("input", "preview", "outline", "image"):
+        url = restoration_file_url(restoration, kind)
+        assert url in html
+        assert curator_client.get(url).status_code == 200
     assert 'id="toggle-outline"' in html
-    assert restoration.image.url in html
     # The live section is hidden once the job has ended.
     assert 'id="job-live" class="card job-live" data-status="succeeded" hidden' in html
     # Provenance: what ran, with which inputs, and how long it took.
@@ -382,7 +383,7 @@ def test_compare_page_lists_every_engine_with_its_latest_result(curator, curator
     html = response.content.decode()
     for engine in services.registry.names():
         assert f'data-engine="{engine}"' in html
-    assert newer.result.preview.url in html
+    assert restoration_file_url(newer.result, "preview") in html
     assert f"<th>telea</th><td>{floatformat(newer.result.seconds, 2)}</td>" in html
     assert f"<td>{floatformat(newer.result.metrics['whole']['ssim'], 4)}</td>" in html
     assert "Not run yet" in html
