@@ -131,6 +131,30 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] not in {"django.db.backends.postgresql"}:
     raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:// URL")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# PostgreSQL connections come from a bounded pool per server process (psycopg_pool): a burst
+# of concurrent requests waits up to HERITAGE_DB_POOL_TIMEOUT seconds for a free connection
+# instead of opening one each until PostgreSQL answers "too many clients". Size it so that
+# (server processes x HERITAGE_DB_POOL_MAX_SIZE) + Celery processes stays under PostgreSQL's
+# max_connections (100 by default); HERITAGE_DB_POOL_MAX_SIZE=0 turns pooling off.
+DB_POOL_MAX_SIZE = env.int("HERITAGE_DB_POOL_MAX_SIZE", default=8)
+DB_POOL_TIMEOUT = _positive_int("HERITAGE_DB_POOL_TIMEOUT", 20)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured(
+            "DATABASE_CONN_MAX_AGE must be 0 with the connection pool "
+            "(or set HERITAGE_DB_POOL_MAX_SIZE=0 to turn the pool off)"
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+        # A connection idle this long is closed, so quiet processes give connections back.
+        "max_idle": 300,
+    }
+elif DB_POOL_MAX_SIZE < 0:
+    raise ImproperlyConfigured(
+        f"HERITAGE_DB_POOL_MAX_SIZE must be 0 (no pool) or more, got {DB_POOL_MAX_SIZE}"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "heritage.User"
