@@ -14,10 +14,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from heritage.limits import RequestSizeLimitMiddleware, install_daphne_limits  # noqa: E402
 from heritage.routing import websocket_urlpatterns  # noqa: E402
+from restoration import embedded  # noqa: E402
 from restoration.progress import remember_server_loop  # noqa: E402
 
 # Oversized request bodies are refused before they are read into memory (heritage.limits).
 install_daphne_limits()
+# Embedded mode: the job runner's sweep recovers jobs on a schedule from server start.
+embedded.start()
 
 router = ProtocolTypeRouter(
     {

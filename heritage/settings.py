@@ -227,11 +227,27 @@ HERITAGE_MEDIA_PUBLIC_MAX_AGE = env.int("HERITAGE_MEDIA_PUBLIC_MAX_AGE", default
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, got {REDIS_URL!r}")
+# Seconds a channel-layer read may wait on Redis; must exceed channels_redis' blocking-read
+# window (RedisChannelLayer.brpop_timeout, 5 s), or every idle WebSocket dies with TimeoutError.
+CHANNEL_LAYER_SOCKET_TIMEOUT = _positive_int("HERITAGE_CHANNEL_SOCKET_TIMEOUT", 30)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py's default 5 s socket timeout cut channels_redis' blocking
+                        # read (BZPOPMIN, 5 s) and killed idle sockets with 1011: reads wait
+                        # longer than that block, and keep-alive probes find a dead peer.
+                        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                        "health_check_interval": 30,
+                    }
+                ]
+            },
         }
     }
 else:
@@ -275,6 +291,18 @@ if RESTORATION_RUNNER == "celery" and CELERY_BROKER_URL == "memory://":
     raise ImproperlyConfigured("HERITAGE_JOB_RUNNER=celery needs REDIS_URL or CELERY_BROKER_URL")
 # Seconds a job may run before it is stopped and marked failed.
 RESTORATION_TIME_LIMIT = _positive_int("HERITAGE_JOB_TIME_LIMIT", 3600)
+# Job life cycle (docs/jobs.md). A running job's process writes a heartbeat at least every
+# quarter of HERITAGE_JOB_HEARTBEAT_TIMEOUT; the sweep (every HERITAGE_JOB_SWEEP_INTERVAL s,
+# in each Celery worker or the embedded runner) runs a job whose heartbeat stopped again, up to
+# HERITAGE_JOB_MAX_ATTEMPTS runs in all, then marks it failed; and it sends again a pending
+# job whose message was sent HERITAGE_JOB_REDISPATCH_AFTER s ago or never (broker down).
+RESTORATION_HEARTBEAT_TIMEOUT = _positive_int("HERITAGE_JOB_HEARTBEAT_TIMEOUT", 60)
+RESTORATION_SWEEP_INTERVAL = _positive_int("HERITAGE_JOB_SWEEP_INTERVAL", 15)
+RESTORATION_MAX_ATTEMPTS = _positive_int("HERITAGE_JOB_MAX_ATTEMPTS", 3)
+RESTORATION_REDISPATCH_AFTER = _positive_int("HERITAGE_JOB_REDISPATCH_AFTER", 60)
+# The embedded runner's sweep thread in the server process (tests that serve the app in their
+# own process turn it off and sweep themselves).
+RESTORATION_EMBEDDED_SWEEP = _bool("HERITAGE_EMBEDDED_SWEEP", True)
 RESTORATION_DEVICE = env.str("HERITAGE_DEVICE", default="cpu")
 # Engines by name: dotted paths imported on first use. HERITAGE_ENGINES adds or replaces
 # entries as "name=package.module.Class,other=...".

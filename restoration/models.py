@@ -48,6 +48,10 @@ class RestorationJob(models.Model):
     # Bumped with every progress update; a running job whose heartbeat stops is stale.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the job's message was last handed to the broker (None: never, e.g. broker down),
+    # and how often: the sweep sends again a pending job whose message may be lost.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatches = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

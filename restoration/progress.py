@@ -20,6 +20,11 @@ logger = logging.getLogger(__name__)
 DB_INTERVAL = 0.5
 PREVIEW_INTERVAL = 0.5
 
+# After the channel layer fails, progress events are dropped for this many seconds (final
+# events are always tried): a job keeps its pace while Redis is down.
+LAYER_RETRY_AFTER = 2.0
+_layer_down_until = float("-inf")
+
 _server_loop: asyncio.AbstractEventLoop | None = None
 _server_loop_lock = threading.Lock()
 
@@ -42,8 +47,14 @@ def publish(job_id: int, message: dict) -> None:
     thread-safe, so events from job threads are handed to that loop; a shared layer (Redis)
     is reached directly.
     """
+    global _layer_down_until
     layer = get_channel_layer()
     if layer is None:
+        return
+    final = message.get("type") != "job.progress"
+    if not final and time.monotonic() < _layer_down_until:
+        # The layer failed a moment ago (Redis down or restarting): skip this step's event
+        # rather than hold the engine up; watchers get a snapshot when they reconnect.
         return
     loop = _server_loop
     try:
@@ -58,9 +69,13 @@ def publish(job_id: int, message: dict) -> None:
             future.result(timeout=10)
         else:
             async_to_sync(layer.group_send)(group_name(job_id), message)
-    except Exception:
+    except Exception as exc:
         # Watching is best effort: a lost event must never fail the job itself.
-        logger.exception("could not publish progress of job %s", job_id)
+        if time.monotonic() >= _layer_down_until + LAYER_RETRY_AFTER:
+            logger.exception("could not publish progress of job %s", job_id)
+        else:
+            logger.warning("could not publish progress of job %s: %r", job_id, exc)
+        _layer_down_until = time.monotonic() + LAYER_RETRY_AFTER
 
 
 def data_url(jpeg: bytes) -> str:

@@ -1,10 +1,11 @@
-"""Writes of restoration jobs: create, queue, claim, run, cancel, retry, sweep stale ones."""
+"""Writes of restoration jobs: create, queue, claim, run, cancel, retry, sweep stale ones.
+
+The life cycle (dispatch, claim, heartbeat, sweep, re-dispatch) is restoration.lifecycle's,
+shared with the other kinds of long jobs; this module binds it to RestorationJob.
+"""
 
 import logging
-import os
-import socket
 import uuid
-from datetime import timedelta
 from typing import NamedTuple
 
 import numpy as np
@@ -19,7 +20,7 @@ from PIL import Image
 from heritage import imaging
 from heritage.models import DamageAnnotation, User
 from heritage.services import annotation_read_mask, motif_read_rgb
-from restoration import pipeline, progress, selectors
+from restoration import lifecycle, pipeline, progress, selectors
 from restoration.engines.base import Cancelled, Engine, EngineError
 from restoration.engines.registry import Registry
 from restoration.models import Restoration, RestorationJob
@@ -73,12 +74,31 @@ def job_create(
         requested_by=requested_by,
     )
     if queue:
-        transaction.on_commit(lambda: job_dispatch(job_id=job.pk))
+        # Sent once the row is committed; a broker that is down leaves the job pending with no
+        # dispatch recorded, and the sweep sends it when the broker is back (never a 500).
+        transaction.on_commit(lambda: job_enqueue(job_id=job.pk))
+    else:
+        # The caller runs it now; should it never, the sweep sends it to a runner later.
+        RestorationJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now())
     return job
 
 
+def job_enqueue(*, job_id: int) -> bool:
+    """Send a pending job to its runner and record it; False (logged) if the broker is down."""
+    return lifecycle.dispatch(RestorationJob, job_id, _send)
+
+
+def _send(job_id: int) -> None:
+    # Looked up at call time, so tests can replace job_dispatch.
+    job_dispatch(job_id=job_id)
+
+
 def job_dispatch(*, job_id: int) -> None:
-    """Hand a saved job to the configured runner: Celery queue `gpu`, or a server thread."""
+    """Hand a saved job to the configured runner: Celery queue `gpu`, or a server thread.
+
+    Raises what the broker raises when it cannot take the message; job_enqueue and the sweep
+    call it and record the dispatch.
+    """
     if settings.RESTORATION_RUNNER == "celery":
         from restoration.tasks import run_restoration_job
 
@@ -92,33 +112,12 @@ def job_dispatch(*, job_id: int) -> None:
 def job_claim(*, job_id: int, worker: str) -> bool:
     """Move a pending job to running; False if another delivery or a cancel got there first.
 
-    A running job whose heartbeat stopped longer than the time limit ago (its worker died) is
-    claimed again too, so a redelivered job does not stay stuck.
+    Only pending jobs are claimed: a running job whose worker died is put back to pending (or
+    failed after its last attempt) by the sweep, which sends it again.
     """
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.RESTORATION_TIME_LIMIT)
-    claimable = RestorationJob.objects.filter(pk=job_id, cancel_requested=False).filter(
-        status=Status.PENDING
-    ) | RestorationJob.objects.filter(
-        pk=job_id, cancel_requested=False, status=Status.RUNNING, heartbeat_at__lt=stale
+    return lifecycle.claim(
+        RestorationJob, job_id, worker=worker, device=settings.RESTORATION_DEVICE, step=0
     )
-    job = claimable.first()
-    if job is None:
-        return False
-    updated = (
-        RestorationJob.objects.filter(pk=job_id, status=job.status)
-        .filter(heartbeat_at=job.heartbeat_at)
-        .update(
-            status=Status.RUNNING,
-            started_at=now,
-            heartbeat_at=now,
-            worker=worker,
-            device=settings.RESTORATION_DEVICE,
-            attempts=job.attempts + 1,
-            step=0,
-        )
-    )
-    return updated == 1
 
 
 def _finish(job_id: int, status: str, **fields) -> bool:
@@ -131,8 +130,7 @@ def _finish(job_id: int, status: str, **fields) -> bool:
     )
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+worker_name = lifecycle.worker_name
 
 
 def job_run(*, job_id: int) -> None:
@@ -145,6 +143,27 @@ def job_run(*, job_id: int) -> None:
         return
     job = RestorationJob.objects.select_related("motif", "annotation__motif").get(pk=job_id)
     progress.publish(job_id, _event(job, "job.progress"))
+    # Beats while the job runs, even through a step that takes minutes; stops with the process.
+    with lifecycle.Heartbeat(
+        RestorationJob,
+        job_id,
+        attempt=job.attempts,
+        interval=settings.RESTORATION_HEARTBEAT_TIMEOUT / 4,
+    ):
+        _run_claimed(job)
+    job.refresh_from_db()
+    kind = {
+        Status.SUCCEEDED: "job.finished",
+        Status.FAILED: "job.failed",
+        Status.CANCELLED: "job.cancelled",
+    }.get(job.status)
+    if kind:
+        progress.publish(job_id, _event(job, kind))
+
+
+def _run_claimed(job: RestorationJob) -> None:
+    """Run a claimed job to its end state: succeeded, failed with the reason, or cancelled."""
+    job_id = job.pk
     try:
         result = _execute(job)
     except Cancelled:
@@ -164,14 +183,6 @@ def job_run(*, job_id: int) -> None:
         except Exception as exc:
             logger.exception("storing the result of job %s failed", job_id)
             _finish(job_id, Status.FAILED, error=f"The result could not be stored: {exc}")
-    job.refresh_from_db()
-    kind = {
-        Status.SUCCEEDED: "job.finished",
-        Status.FAILED: "job.failed",
-        Status.CANCELLED: "job.cancelled",
-    }.get(job.status)
-    if kind:
-        progress.publish(job_id, _event(job, kind))
 
 
 def _message(exc: Exception) -> str:
@@ -332,58 +343,28 @@ def job_retry(*, job: RestorationJob, user: User) -> RestorationJob:
     return retry
 
 
-def job_fail_stale(*, older_than: timedelta | None = None) -> int:
-    """Mark running jobs whose heartbeat stopped (dead worker, restarted server) as failed."""
-    limit = older_than or timedelta(seconds=settings.RESTORATION_TIME_LIMIT)
-    stale = RestorationJob.objects.filter(
-        status=Status.RUNNING, heartbeat_at__lt=timezone.now() - limit
-    ).values_list("pk", flat=True)
-    return _fail_running(
-        list(stale),
-        "The job stopped reporting progress (its worker stopped or the server restarted).",
-    )
+def job_sweep() -> lifecycle.SweepResult:
+    """Recover jobs whose worker died and jobs whose message was lost (see lifecycle.sweep).
 
-
-def _fail_running(job_ids: list[int], error: str) -> int:
-    """Fail those of `job_ids` still running and tell their watchers; returns how many."""
-    failed = []
-    for job_id in job_ids:
-        if _finish(job_id, Status.FAILED, error=error):
-            failed.append(job_id)
-            progress.publish(
-                job_id,
-                {"type": "job.failed", "job": job_id, "status": Status.FAILED, "error": error},
-            )
-    return len(failed)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def job_fail_orphaned() -> int:
-    """Fail running jobs whose process on this host is gone (a restarted server or worker).
-
-    Embedded jobs die with the server process, and a killed worker leaves its job running;
-    without this they would read "running" until the time limit.
+    Runs on a schedule: in every Celery worker (restoration.tasks) and in the embedded
+    runner's thread; never from a page view.
     """
-    prefix = f"{socket.gethostname()}:"
-    orphaned = []
-    for job_id, worker in RestorationJob.objects.filter(
-        status=Status.RUNNING, worker__startswith=prefix
-    ).values_list("pk", "worker"):
-        pid = worker.removeprefix(prefix)
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
-            orphaned.append(job_id)
-    return _fail_running(
-        orphaned, "The process running this job stopped (server restart or crash); retry it."
+    return lifecycle.sweep(
+        RestorationJob,
+        policy=lifecycle.Policy(
+            heartbeat_timeout=settings.RESTORATION_HEARTBEAT_TIMEOUT,
+            time_limit=settings.RESTORATION_TIME_LIMIT,
+            max_attempts=settings.RESTORATION_MAX_ATTEMPTS,
+            redispatch_after=settings.RESTORATION_REDISPATCH_AFTER,
+        ),
+        send=_send,
+        publish=_publish,
     )
+
+
+def _publish(job_id: int, message: dict) -> None:
+    # Looked up at call time, so tests can watch progress.publish.
+    progress.publish(job_id, message)
 
 
 def run_in_thread(job_id: int) -> None:

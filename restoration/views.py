@@ -72,8 +72,6 @@ def _job_or_404(request: HttpRequest, pk: int) -> RestorationJob:
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(request, pk)
-    if job.status == RestorationJob.Status.RUNNING and services.job_fail_orphaned():
-        job.refresh_from_db()
     if _wants_json(request):
         return JsonResponse(selectors.job_state(job=job))
     restoration = getattr(job, "result", None) if job.status == job.Status.SUCCEEDED else None

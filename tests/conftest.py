@@ -57,3 +57,13 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_embedded_sweep_thread():
+    """A test that serves heritage.asgi in this process would start the embedded runner's sweep
+    thread, which would then query the database under every later test: tests sweep
+    themselves (restoration.services.job_sweep)."""
+    from django.conf import settings
+
+    settings.RESTORATION_EMBEDDED_SWEEP = False

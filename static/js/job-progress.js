@@ -28,6 +28,8 @@
     } else {
       text.textContent = message.status === "pending" ? "Waiting for a worker…" : "Starting…";
     }
+    // The worker running the job stopped and the job waits to run again: say so.
+    if (message.notice) text.textContent = message.notice;
     eta.textContent = formatSeconds(message.eta);
     if (message.preview) {
       preview.src = message.preview;
@@ -60,10 +62,12 @@
     });
     socket.addEventListener("close", () => {
       if (done) return;
-      // Reconnect with backoff; the snapshot on reconnect catches up on missed steps.
+      // Reconnect with backoff (jittered, so a restarted server is not hit by every page at
+      // once); the server's snapshot on reconnect catches up on missed steps.
       attempts += 1;
       text.textContent = "Connection lost, reconnecting…";
-      setTimeout(connect, Math.min(10000, 500 * 2 ** attempts));
+      const delay = Math.min(10000, 500 * 2 ** attempts);
+      setTimeout(connect, delay / 2 + Math.random() * (delay / 2));
     });
   }
   show(initial);

@@ -1,15 +1,9 @@
-"""Job services: queue on commit, claim once, run, cancel, fail, retry, recover stale jobs."""
-
-import os
-import socket
-import subprocess
-import sys
-from datetime import timedelta
+"""Job services: queue on commit, claim once, run, cancel, fail, retry (the sweep of stale jobs:
+test_lifecycle)."""
 
 import numpy as np
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
 from PIL import Image
 
 from heritage import services as heritage_services
@@ -162,48 +156,8 @@ def test_a_job_past_its_time_limit_fails_with_a_clear_error(curator, simulated, 
     assert "time limit" in job.error
 
 
-def test_running_jobs_whose_worker_died_are_failed_or_reclaimed(curator, simulated, settings):
-    settings.RESTORATION_TIME_LIMIT = 60
-    stale, fresh = _job(curator, simulated), _job(curator, simulated)
-    long_ago = timezone.now() - timedelta(minutes=5)
-    RestorationJob.objects.filter(pk=stale.pk).update(status=Status.RUNNING, heartbeat_at=long_ago)
-    RestorationJob.objects.filter(pk=fresh.pk).update(
-        status=Status.RUNNING, heartbeat_at=timezone.now()
-    )
-    # A redelivered job whose worker died is claimed again; a live one is not.
-    assert services.job_claim(job_id=stale.pk, worker="new")
-    assert not services.job_claim(job_id=fresh.pk, worker="new")
-
-    RestorationJob.objects.filter(pk=stale.pk).update(heartbeat_at=long_ago)
-    assert services.job_fail_stale() == 1
-    stale.refresh_from_db()
-    fresh.refresh_from_db()
-    assert stale.status == Status.FAILED and "stopped reporting" in stale.error
-    assert fresh.status == Status.RUNNING
-
-
 def test_cancelling_a_finished_job_is_refused(curator, simulated):
     job = _job(curator, simulated)
     services.job_run(job_id=job.pk)
     with pytest.raises(ValidationError, match="already ended"):
         services.job_cancel(job=job, user=curator)
-
-
-def test_jobs_of_a_process_that_died_are_failed(curator, simulated):
-    gone = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    host = socket.gethostname()
-    dead, alive = _job(curator, simulated), _job(curator, simulated)
-    RestorationJob.objects.filter(pk=dead.pk).update(status=Status.RUNNING, worker=f"{host}:{gone}")
-    RestorationJob.objects.filter(pk=alive.pk).update(
-        status=Status.RUNNING, worker=f"{host}:{os.getpid()}"
-    )
-    assert services.job_fail_orphaned() == 1
-    dead.refresh_from_db()
-    alive.refresh_from_db()
-    assert dead.status == Status.FAILED and "stopped" in dead.error
-    assert alive.status == Status.RUNNING
