@@ -356,13 +356,21 @@ for _name, _rate in (
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # A bad token reads as anonymous on public endpoints (and 401 on the others).
+        "gallery.api.authentication.PublicReadTokenAuthentication",
     ],
+    "EXCEPTION_HANDLER": "gallery.api.errors.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": API_ANON_RATE},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON bodies are read with a size and nesting bound (heritage.jsonbody), as on the pages.
+    "DEFAULT_PARSER_CLASSES": [
+        "heritage.jsonbody.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -383,6 +391,15 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", False)
+# HTTP Strict Transport Security, for a site served only over HTTPS: browsers refuse plain HTTP
+# for this many seconds (0: no header). manage.py check --deploy is clean with the production
+# values in README.md (31536000, subdomains and preload true).
+_hsts = env.str("SECURE_HSTS_SECONDS", default="0").strip() or "0"
+if not _hsts.isascii() or not _hsts.isdigit():
+    raise ImproperlyConfigured(f"SECURE_HSTS_SECONDS must be a whole number >= 0, got {_hsts!r}")
+SECURE_HSTS_SECONDS = int(_hsts)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
 if _bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
