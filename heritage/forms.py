@@ -2,7 +2,7 @@
 
 from django import forms
 
-from heritage.models import DamageAnnotation, DamageKind, Motif, Site
+from heritage.models import NOTES_MAX_LENGTH, DamageAnnotation, DamageKind, Motif, Site
 from heritage.services import MOTIF_TEXT_FIELDS
 
 
@@ -49,6 +49,19 @@ class MotifFilterForm(forms.Form):
     style = forms.CharField(required=False)
 
 
+def notes_field(**kwargs) -> forms.CharField:
+    """Notes of a damage annotation, at most NOTES_MAX_LENGTH characters."""
+    return forms.CharField(
+        required=False,
+        max_length=NOTES_MAX_LENGTH,
+        error_messages={
+            "max_length": f"Notes may be at most {NOTES_MAX_LENGTH:,} characters "
+            "(these have %(show_value)s)."
+        },
+        **kwargs,
+    )
+
+
 class KindsField(forms.MultipleChoiceField):
     def __init__(self, **kwargs):
         super().__init__(
@@ -62,7 +75,7 @@ class KindsField(forms.MultipleChoiceField):
 class MaskImportForm(forms.Form):
     mask = forms.FileField(help_text="A black-and-white PNG of the motif's size; white = damaged.")
     kinds = KindsField(label="Damage kinds")
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    notes = notes_field(widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class SimulateDamageForm(forms.Form):
@@ -75,6 +88,6 @@ class MaskSaveForm(forms.Form):
 
     mask = forms.FileField()
     kinds = KindsField()
-    notes = forms.CharField(required=False)
+    notes = notes_field()
     method = forms.ChoiceField(choices=[("drawn", "drawn"), ("segmented", "segmented")])
     supersedes = forms.IntegerField(required=False)

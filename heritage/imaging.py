@@ -85,6 +85,13 @@ def _open_checked(stream: BinaryIO, max_pixels: int) -> Image.Image:
                 "The image file is truncated (incomplete upload or damaged file)."
             ) from exc
         raise ImageRejected(f"The image file could not be read: {exc}.") from exc
+    multi_picture = image.format == "MPO"
+    if multi_picture:
+        # Cameras (stereo, many phones) write Multi-Picture JPEGs: a JPEG whose first frame is
+        # the photograph, followed by previews or a second view. Any JPEG reader shows that
+        # first frame, and so does the catalogue: it is stored and used as a JPEG.
+        image.seek(0)
+        image.format = "JPEG"
     if image.format not in ACCEPTED_FORMATS:
         raise ImageRejected(f"{image.format} images are not accepted; use JPEG, PNG, TIFF or WebP.")
     width, height = image.size
@@ -100,7 +107,7 @@ def _open_checked(stream: BinaryIO, max_pixels: int) -> Image.Image:
         )
     if width * height > max_pixels:
         raise ImageRejected(_too_large_message(image.size, max_pixels))
-    if getattr(image, "n_frames", 1) > 1 and image.format != "TIFF":
+    if getattr(image, "n_frames", 1) > 1 and image.format != "TIFF" and not multi_picture:
         raise ImageRejected("Animated images are not accepted; upload a single still image.")
     try:
         image.load()

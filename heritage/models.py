@@ -113,6 +113,10 @@ class DamageKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# Longest damage-annotation note (characters): a condition note, not a document.
+NOTES_MAX_LENGTH = 2000
+
+
 class DamageAnnotation(models.Model):
     class Method(models.TextChoices):
         DRAWN = "drawn", "Drawn"
@@ -133,6 +137,7 @@ class DamageAnnotation(models.Model):
     protocol = models.CharField(max_length=16, choices=Protocol.choices, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
     coverage = models.FloatField(help_text="Share of the motif's pixels marked damaged")
+    # At most NOTES_MAX_LENGTH characters, checked by heritage.services.annotation_create.
     notes = models.TextField(blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
 from heritage import imaging, masks
-from heritage.models import DamageAnnotation, DamageKind, Motif, Site, User
+from heritage.models import NOTES_MAX_LENGTH, DamageAnnotation, DamageKind, Motif, Site, User
 
 logger = logging.getLogger(__name__)
 
@@ -250,6 +250,12 @@ def annotation_create(
             "The mask marks no damage; mark at least one damaged pixel before saving.",
             code="empty",
         )
+    notes = notes.strip()
+    if len(notes) > NOTES_MAX_LENGTH:
+        raise ValidationError(
+            f"Notes may be at most {NOTES_MAX_LENGTH:,} characters (these have {len(notes):,}).",
+            code="notes_too_long",
+        )
     if method == DamageAnnotation.Method.SIMULATED:
         if protocol not in DamageAnnotation.Protocol.values or seed is None:
             raise ValidationError("A simulated annotation needs its protocol and seed.")
@@ -270,7 +276,7 @@ def annotation_create(
         protocol=protocol,
         seed=seed,
         coverage=coverage,
-        notes=notes.strip(),
+        notes=notes,
         supersedes=supersedes,
     )
     stored = _StoredFiles([])

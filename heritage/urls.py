@@ -13,26 +13,24 @@ app_name_patterns = (
     [
         path("motifs/", views.motif_list, name="motif_list"),
         path("motifs/upload/", views.motif_upload, name="motif_upload"),
-        path("motifs/<int:pk>/", views.motif_detail, name="motif_detail"),
-        path("motifs/<int:pk>/edit/", views.motif_edit, name="motif_edit"),
-        path("motifs/<int:pk>/original/", views.motif_original, name="motif_original"),
-        path("motifs/<int:pk>/damage/new/", views.annotation_editor, name="annotation_new"),
+        path("motifs/<id:pk>/", views.motif_detail, name="motif_detail"),
+        path("motifs/<id:pk>/edit/", views.motif_edit, name="motif_edit"),
+        path("motifs/<id:pk>/original/", views.motif_original, name="motif_original"),
+        path("motifs/<id:pk>/damage/new/", views.annotation_editor, name="annotation_new"),
         path(
-            "motifs/<int:pk>/damage/<int:annotation_pk>/",
+            "motifs/<id:pk>/damage/<id:annotation_pk>/",
             views.annotation_editor,
             name="annotation_edit",
         ),
-        path("motifs/<int:pk>/damage/save/", views.annotation_save, name="annotation_save"),
+        path("motifs/<id:pk>/damage/save/", views.annotation_save, name="annotation_save"),
+        path("motifs/<id:pk>/damage/segment/", views.annotation_segment, name="annotation_segment"),
+        path("motifs/<id:pk>/damage/import/", views.annotation_import, name="annotation_import"),
         path(
-            "motifs/<int:pk>/damage/segment/", views.annotation_segment, name="annotation_segment"
-        ),
-        path("motifs/<int:pk>/damage/import/", views.annotation_import, name="annotation_import"),
-        path(
-            "motifs/<int:pk>/damage/simulate/",
+            "motifs/<id:pk>/damage/simulate/",
             views.annotation_simulate,
             name="annotation_simulate",
         ),
-        path("damage/<int:pk>/mask.png", views.annotation_mask, name="annotation_mask"),
+        path("damage/<id:pk>/mask.png", views.annotation_mask, name="annotation_mask"),
     ],
     "heritage",
 )
@@ -40,16 +38,19 @@ app_name_patterns = (
 # Stored files, each through a view that checks who asks (nothing serves MEDIA_ROOT as a folder).
 media_patterns = (
     [
-        path("files/motifs/<int:pk>/<str:kind>.<str:ext>", media.motif_file, name="motif"),
+        path("files/motifs/<id:pk>/<str:kind>.<str:ext>", media.motif_file, name="motif"),
         path(
-            "files/restorations/<int:pk>/<str:kind>.<str:ext>",
+            "files/restorations/<id:pk>/<str:kind>.<str:ext>",
             media.restoration_file,
             name="restoration",
         ),
-        path("files/works/<int:pk>/<str:kind>.<str:ext>", gallery_media.work_file, name="work"),
+        path("files/works/<id:pk>/<str:kind>.<str:ext>", gallery_media.work_file, name="work"),
     ],
     "media",
 )
+
+# A refused request (unreadable form data, too many fields) says why, as HTML or JSON.
+handler400 = "heritage.errors.bad_request"
 
 urlpatterns = [
     path("", gallery_exhibitions.home, name="home"),

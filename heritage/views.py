@@ -13,7 +13,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from heritage import forms, masks, media, segment, selectors, services
+from heritage import forms, jsonbody, masks, media, segment, selectors, services
+from heritage.errors import wants_html
 from heritage.models import DamageAnnotation, DamageKind, Motif
 
 
@@ -265,18 +266,52 @@ def _segment_source(motif: Motif):
     return _decoded_rgb(motif.pk, motif.sha256)
 
 
+def _whole_number(value) -> int | None:
+    """A JSON whole number (12 or 12.0), or None for anything else (booleans included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _clicks(body: dict, name: str) -> list[tuple[int, int]]:
+    """The [x, y] pairs under `name`; JSONBodyError naming what is wrong otherwise."""
+    value = body.get(name, [])
+    if not isinstance(value, list) or len(value) > segment.MAX_CLICKS:
+        raise jsonbody.JSONBodyError(
+            f'"{name}" must be a list of at most {segment.MAX_CLICKS} [x, y] clicks, '
+            'e.g. {"positive": [[120, 45]]}.'
+        )
+    points = []
+    for point in value:
+        pair = [_whole_number(v) for v in point] if isinstance(point, list) else []
+        if len(pair) != 2 or None in pair:
+            shown = json.dumps(point)
+            raise jsonbody.JSONBodyError(
+                f'Each "{name}" click must be an [x, y] pair of whole numbers, got '
+                f"{shown if len(shown) <= 40 else shown[:40] + '...'}."
+            )
+        points.append((pair[0], pair[1]))
+    return points
+
+
 @curator_required
 @require_POST
 def annotation_segment(request: HttpRequest, pk: int) -> HttpResponse:
     """Grow a region from 1-3 clicks; answers a PNG mask of the motif's size."""
     motif = get_object_or_404(Motif, pk=pk)
     try:
-        body = json.loads(request.body or b"{}")
-        positive = [(int(x), int(y)) for x, y in body.get("positive", [])]
-        negative = [(int(x), int(y)) for x, y in body.get("negative", [])]
-        tolerance = int(body.get("tolerance", 20))
-    except (ValueError, TypeError):
-        return JsonResponse({"error": 'Send clicks as {"positive": [[x, y], ...]}.'}, status=400)
+        body = jsonbody.read_json_object(request)
+        positive = _clicks(body, "positive")
+        negative = _clicks(body, "negative")
+        tolerance = _whole_number(body.get("tolerance", 20))
+        if tolerance is None:
+            raise jsonbody.JSONBodyError('"tolerance" must be a whole number from 0 to 255.')
+    except jsonbody.JSONBodyError as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.status)
     rgb = _segment_source(motif)
     try:
         region = segment.segment(rgb, positive=positive, negative=negative, tolerance=tolerance)
@@ -288,13 +323,16 @@ def annotation_segment(request: HttpRequest, pk: int) -> HttpResponse:
 @curator_required
 @require_POST
 def annotation_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """Import a mask file. Browsers are sent back to the motif with a message; other clients
+    get 201 with the annotation, or 400 with the reason it was not imported."""
     motif = get_object_or_404(Motif, pk=pk)
     form = forms.MaskImportForm(request.POST, request.FILES)
+    annotation, error = None, ""
     if form.is_valid():
         data = form.cleaned_data
         try:
             mask = masks.read_mask(data["mask"].read(), width=motif.width, height=motif.height)
-            services.annotation_create(
+            annotation = services.annotation_create(
                 motif=motif,
                 author=request.user,
                 mask=mask,
@@ -303,13 +341,26 @@ def annotation_import(request: HttpRequest, pk: int) -> HttpResponse:
                 notes=data["notes"],
             )
         except masks.MaskError as exc:
-            messages.error(request, f"The mask was not imported: {exc}")
+            error = str(exc)
         except ValidationError as exc:
-            messages.error(request, f"The mask was not imported: {error_text(exc)}")
-        else:
-            messages.success(request, "The mask was imported.")
+            error = error_text(exc)
     else:
-        messages.error(request, f"The mask was not imported: {_form_errors(form)}")
+        error = _form_errors(form)
+    if not wants_html(request):
+        if annotation is None:
+            return JsonResponse({"error": f"The mask was not imported: {error}"}, status=400)
+        return JsonResponse(
+            {
+                "id": annotation.pk,
+                "coverage": annotation.coverage,
+                "maskUrl": reverse("heritage:annotation_mask", args=[annotation.pk]),
+            },
+            status=201,
+        )
+    if annotation is None:
+        messages.error(request, f"The mask was not imported: {error}")
+    else:
+        messages.success(request, "The mask was imported.")
     return redirect(motif)
 
 

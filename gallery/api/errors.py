@@ -7,6 +7,9 @@ from typing import ParamSpec, TypeVar
 from django.core import exceptions as django_exceptions
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from gallery.api.authentication import TOKEN_ERROR_ATTRIBUTE
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,3 +50,14 @@ def api_call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """fn(*args, **kwargs), its ValidationError / PermissionDenied turned into DRF's 400 / 403."""
     with service_errors():
         return fn(*args, **kwargs)
+
+
+def exception_handler(exc: Exception, context: dict):
+    """DRF's handler; a request refused for want of a user, that sent a bad token, gets 401
+    with the token's error (`Invalid token.`) rather than "credentials were not provided"."""
+    request = context.get("request")
+    token_error = getattr(request, TOKEN_ERROR_ATTRIBUTE, None)
+    if token_error is not None and isinstance(exc, exceptions.NotAuthenticated):
+        token_error.auth_header = 'Token realm="api"'
+        exc = token_error
+    return drf_exception_handler(exc, context)

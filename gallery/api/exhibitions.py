@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from gallery.models import Exhibition, ExhibitionEntry
 from gallery.selectors import exhibitions as selectors
+from heritage.ids import parse_id
 
 SHOWN_RESTORED = "digitally restored"
 SHOWN_PHOTOGRAPHED = "as photographed"
@@ -72,9 +73,10 @@ class ExhibitionListApi(APIView):
         def validate_site(self, value: str) -> int | None:
             if not value:
                 return None
-            if not value.isdigit():
+            site = parse_id(value)
+            if site is None:
                 raise serializers.ValidationError("A site is given by its numeric id.")
-            return int(value)
+            return site
 
     class OutputSerializer(serializers.Serializer):
         class Meta:

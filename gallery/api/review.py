@@ -4,7 +4,6 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +15,7 @@ from gallery.results import result_of
 from gallery.selectors import reviews as selectors
 from gallery.services import reviews as services
 from gallery.views.review import IMAGE_KINDS, _image_url, _reviewer_campaign
+from heritage.jsonbody import BoundedJSONParser
 from heritage.models import User
 
 SCALE_LABELS = {str(value): SCALE[value] for value in sorted(SCALE)}
@@ -233,7 +233,7 @@ class ReviewNextApi(APIView):
 
 
 class ReviewResponseUpdateApi(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     class InputSerializer(serializers.Serializer):
         scores = serializers.DictField(
@@ -366,10 +366,10 @@ class ReviewCampaignResultsApi(APIView):
 
 urlpatterns = [
     path("review/campaigns/", ReviewCampaignListApi.as_view(), name="review_campaigns"),
-    path("review/campaigns/<int:pk>/items/", ReviewItemListApi.as_view(), name="review_items"),
-    path("review/campaigns/<int:pk>/next/", ReviewNextApi.as_view(), name="review_next"),
+    path("review/campaigns/<id:pk>/items/", ReviewItemListApi.as_view(), name="review_items"),
+    path("review/campaigns/<id:pk>/next/", ReviewNextApi.as_view(), name="review_next"),
     path(
-        "review/campaigns/<int:pk>/results/",
+        "review/campaigns/<id:pk>/results/",
         ReviewCampaignResultsApi.as_view(),
         name="review_results",
     ),

@@ -366,5 +366,5 @@ urlpatterns = [
     path("studies/<slug:slug>/", StudyDetailApi.as_view(), name="study"),
     path("studies/<slug:slug>/next/", StudyNextApi.as_view(), name="study_next"),
     path("studies/<slug:slug>/votes/", StudyVoteCreateApi.as_view(), name="study_votes"),
-    path("studies/<int:pk>/results/", StudyResultsApi.as_view(), name="study_results"),
+    path("studies/<id:pk>/results/", StudyResultsApi.as_view(), name="study_results"),
 ]

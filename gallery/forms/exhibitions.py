@@ -3,6 +3,7 @@
 from django import forms
 
 from gallery.models import Exhibition
+from heritage.ids import parse_id
 from heritage.models import Motif
 from restoration.models import Restoration
 
@@ -33,15 +34,29 @@ class ExhibitionFilterForm(forms.Form):
                 options.append((chosen, f"{chosen} (not in any exhibition)"))
             self.fields[name].choices = [("", blank[name]), *options]
 
+    def clean_site(self) -> str:
+        site = self.cleaned_data["site"]
+        if site and parse_id(site) is None:
+            raise forms.ValidationError(
+                "A site is given by its numeric id, from the list of sites.", code="bad_site"
+            )
+        return site
+
     def filters(self) -> dict:
-        """Keyword arguments of the exhibition selectors; empty when nothing is chosen."""
-        if not self.is_bound or not self.is_valid():
+        """Keyword arguments of the exhibition selectors; empty when nothing is chosen.
+
+        A malformed site (its error shown on the page, answered with 400) matches nothing, like
+        an unknown value; the other filters still apply.
+        """
+        if not self.is_bound:
             return {}
+        self.is_valid()
         data = self.cleaned_data
-        filters: dict = {"era": data["era"], "style": data["style"]}
-        if data["site"]:
-            # No site has id 0: a malformed site matches nothing, like any unknown value.
-            filters["site"] = int(data["site"]) if data["site"].isdigit() else 0
+        filters: dict = {"era": data.get("era", ""), "style": data.get("style", "")}
+        site = self.data.get("site", "")
+        if site:
+            # No site has id 0.
+            filters["site"] = parse_id(site) or 0
         return filters
 
     @property

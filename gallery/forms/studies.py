@@ -2,11 +2,13 @@
 
 from django import forms
 
+from heritage.ids import IdField
 from restoration.models import Restoration, RestorationJob
 
 DEFAULT_QUESTION = "Which image best represents the original artwork?"
 # The value of the "Not sure" button; candidate tokens are 16 URL-safe characters, never this.
 NOT_SURE = "not-sure"
+RETIRE_AFTER_MAX = 2**31 - 1
 
 
 class StudyCreateForm(forms.Form):
@@ -33,6 +35,11 @@ class StudyCreateForm(forms.Form):
     allow_not_sure = forms.BooleanField(required=False, initial=True, label='Offer "Not sure"')
     retire_after = forms.IntegerField(
         min_value=1,
+        # The column is a PositiveIntegerField: 2**31 - 1 on PostgreSQL.
+        max_value=RETIRE_AFTER_MAX,
+        error_messages={
+            "max_value": f"Retire after at most {RETIRE_AFTER_MAX:,} votes, or leave it empty."
+        },
         required=False,
         label="Retire an image set after this many votes",
         help_text="Empty: every image set stays in the study until it closes.",
@@ -55,7 +62,7 @@ class StudyCreateForm(forms.Form):
 class VoteForm(forms.Form):
     """What the voting page posts back: the trial, the order it was shown in, the choice."""
 
-    trial = forms.IntegerField(min_value=1)
+    trial = IdField()
     # Hidden, not a checkbox: a checkbox widget would read the posted "0" as ticked.
     repeat = forms.BooleanField(required=False, widget=forms.HiddenInput)
     shown = forms.CharField(max_length=1000)

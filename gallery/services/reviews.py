@@ -186,7 +186,8 @@ def _score_value(value: int | str | None) -> int | None:
         return None
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        # ASCII digits only: "³" passes str.isdigit() but int() refuses it.
         number = int(value.strip())
     else:
         return None

@@ -74,8 +74,16 @@ def exhibition_list(request: HttpRequest) -> HttpResponse:
     form = ExhibitionFilterForm(request.GET or None, choices=selectors.filter_choices())
     exhibitions = selectors.exhibitions_published(**form.filters())
     return render(
-        request, "gallery/exhibitions/list.html", {"form": form, "cards": _cards(exhibitions)}
+        request,
+        "gallery/exhibitions/list.html",
+        {"form": form, "cards": _cards(exhibitions)},
+        status=_filter_status(form),
     )
+
+
+def _filter_status(form: ExhibitionFilterForm) -> int:
+    """400 for a malformed filter (its error shown on the page, matching nothing), else 200."""
+    return 400 if form.is_bound and not form.is_valid() else 200
 
 
 @require_GET
@@ -94,6 +102,7 @@ def exhibition_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "works": [selectors.work_of(entry) for entry in entries],
             "total": exhibition.entries.count(),
         },
+        status=_filter_status(form),
     )
 
 
@@ -317,9 +326,9 @@ def exhibition_unpublish(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(pk)
 
 
-_WORK = "exhibitions/<slug:slug>/<int:position>/"
-_MANAGE = "manage/exhibitions/<int:pk>/"
-_ENTRY = f"{_MANAGE}entries/<int:entry_pk>/"
+_WORK = "exhibitions/<slug:slug>/<id:position>/"
+_MANAGE = "manage/exhibitions/<id:pk>/"
+_ENTRY = f"{_MANAGE}entries/<id:entry_pk>/"
 
 # "home" ("/") is mapped by heritage/urls.py itself, outside the gallery namespace.
 urlpatterns = [

@@ -17,6 +17,7 @@ from gallery.selectors import reviews as selectors
 from gallery.services import reviews as services
 from gallery.views._csv import csv_response
 from heritage import media
+from heritage.ids import parse_id
 from heritage.views import catalogue_required, curator_required, error_text
 
 IMAGE_KINDS = ("result", "reference", "outline")
@@ -180,7 +181,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 @curator_required
 def campaign_create(request: HttpRequest) -> HttpResponse:
     motif_id = request.GET.get("motif", "")
-    motif_id = int(motif_id) if motif_id.isdigit() else None
+    motif_id = parse_id(motif_id)
     groups = selectors.campaign_restoration_groups()
     initial = {}
     if motif_id is not None:
@@ -298,9 +299,9 @@ def campaign_scores_csv(request: HttpRequest, pk: int) -> HttpResponse:
 
 urlpatterns = [
     path("review/", review_home, name="review_home"),
-    path("review/<int:pk>/", review_start, name="review_start"),
-    path("review/<int:pk>/items/<str:token>/", review_item, name="review_item"),
-    path("review/<int:pk>/items/<str:token>/skip/", review_skip, name="review_skip"),
+    path("review/<id:pk>/", review_start, name="review_start"),
+    path("review/<id:pk>/items/<str:token>/", review_item, name="review_item"),
+    path("review/<id:pk>/items/<str:token>/skip/", review_skip, name="review_skip"),
     re_path(
         r"^review/items/(?P<token>[-\w]+)/(?P<kind>result|reference|outline)\.(?P<ext>[a-z]+)$",
         review_image,
@@ -308,9 +309,9 @@ urlpatterns = [
     ),
     path("manage/reviews/", campaign_list, name="campaign_list"),
     path("manage/reviews/new/", campaign_create, name="campaign_create"),
-    path("manage/reviews/<int:pk>/", campaign_detail, name="campaign_detail"),
-    path("manage/reviews/<int:pk>/open/", campaign_open, name="campaign_open"),
-    path("manage/reviews/<int:pk>/close/", campaign_close, name="campaign_close"),
-    path("manage/reviews/<int:pk>/invite/", campaign_invite, name="campaign_invite"),
-    path("manage/reviews/<int:pk>/scores.csv", campaign_scores_csv, name="campaign_scores_csv"),
+    path("manage/reviews/<id:pk>/", campaign_detail, name="campaign_detail"),
+    path("manage/reviews/<id:pk>/open/", campaign_open, name="campaign_open"),
+    path("manage/reviews/<id:pk>/close/", campaign_close, name="campaign_close"),
+    path("manage/reviews/<id:pk>/invite/", campaign_invite, name="campaign_invite"),
+    path("manage/reviews/<id:pk>/scores.csv", campaign_scores_csv, name="campaign_scores_csv"),
 ]

@@ -132,8 +132,10 @@ def test_exhibition_list_filters_by_site_era_and_style(client, by_era):
 def test_exhibition_list_keeps_an_unknown_filter_value_and_matches_nothing(client, by_era):
     url = reverse("gallery:exhibition_list")
     response = client.get(url, {"era": "Ming", "site": "nonsense"})
-    assert response.status_code == 200
+    # A site that is not an id is also a malformed request: 400, with the reason on the page.
+    assert response.status_code == 400
     html = response.content.decode()
+    assert "A site is given by its numeric id" in html
     assert not {"Alpha show", "Beta show", "Gamma show"} & set(re.findall(r"\w+ show", html))
     assert re.search(r'<option value="Ming" selected>', html)
     assert re.search(r'<option value="nonsense" selected>', html)

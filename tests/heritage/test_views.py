@@ -338,10 +338,12 @@ def test_original_download_is_an_attachment_with_the_original_bytes(curator, exp
 
 
 def _import(client, motif: Motif, data: bytes, **fields):
+    """The motif page's import form, posted as a browser does (it asks for HTML)."""
     return client.post(
         reverse("heritage:annotation_import", args=[motif.pk]),
         {"mask": _upload_file(data, "mask.png"), **fields},
         follow=True,
+        HTTP_ACCEPT="text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     )
 
 

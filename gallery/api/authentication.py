@@ -1,0 +1,23 @@
+"""Token authentication under which a bad token never closes the public endpoints."""
+
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+TOKEN_ERROR_ATTRIBUTE = "heritage_token_error"
+
+
+class PublicReadTokenAuthentication(TokenAuthentication):
+    """`Authorization: Token KEY`; an unknown or malformed token reads as no credentials.
+
+    A visitor's script with a stale token still reads published exhibitions and votes as
+    anyone may; an endpoint that needs a signed-in user answers 401 with DRF's own message
+    ("Invalid token.") instead of "credentials were not provided" (see errors.exception_handler).
+    """
+
+    def authenticate(self, request: Request):
+        try:
+            return super().authenticate(request)
+        except AuthenticationFailed as exc:
+            setattr(request, TOKEN_ERROR_ATTRIBUTE, exc)
+            return None

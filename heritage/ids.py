@@ -1,0 +1,61 @@
+"""Numeric ids from URLs and query strings, bounded to what a database key can hold.
+
+An id like 99999999999999999999 matches `<int:pk>` and `str.isdigit()`, and "³" passes
+`isdigit()` too; the first overflows SQLite's 64-bit integers (a 500 where it meets a join or a
+foreign key), the second makes int() raise. Paths use the `id` converter registered here
+(ASCII digits up to 2**63 - 1, otherwise the URL does not match: 404), and query-string and
+form values go through `parse_id` or `IdField`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+MAX_ID = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def parse_id(value: object) -> int | None:
+    """The id written in `value` (ASCII digits, 1 to 2**63 - 1), or None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 1 <= value <= MAX_ID else None
+    if not isinstance(value, str) or not _DIGITS.fullmatch(value.strip()):
+        return None
+    number = int(value.strip())
+    return number if 1 <= number <= MAX_ID else None
+
+
+class IdConverter:
+    """Path converter `<id:pk>`: like `<int:pk>`, but an id no database holds does not match."""
+
+    regex = "[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ID:
+            raise ValueError(f"{value} is larger than any id")
+        return number
+
+    def to_url(self, value: int | str) -> str:
+        return str(int(value))
+
+
+def register() -> None:
+    from django.urls import register_converter
+    from django.urls.converters import get_converters
+
+    if "id" not in get_converters():
+        register_converter(IdConverter, "id")
+
+
+class IdField(forms.IntegerField):
+    """A form field for an id: a whole number from 1 to 2**63 - 1."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)

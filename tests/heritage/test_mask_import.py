@@ -1,0 +1,171 @@
+"""Mask import for scripts (status codes, not redirects), note length, camera MPO files."""
+
+import io
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from heritage import imaging, services
+from heritage.models import NOTES_MAX_LENGTH, DamageAnnotation, Motif
+from tests import factories
+
+pytestmark = pytest.mark.usefixtures("media")
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.fixture
+def motif(curator):
+    return factories.make_motif(user=curator, title="Flying apsaras", seed=300)
+
+
+def _mask_file(motif: Motif, **kwargs) -> SimpleUploadedFile:
+    mask = factories.block_mask(motif, **kwargs)
+    return SimpleUploadedFile("mask.png", factories.mask_png_bytes(mask), "image/png")
+
+
+def _import(client, motif: Motif, *, mask=None, **extra):
+    fields = {"mask": mask if mask is not None else _mask_file(motif)}
+    fields.update({key: value for key, value in extra.items() if not key.startswith("HTTP_")})
+    headers = {key: value for key, value in extra.items() if key.startswith("HTTP_")}
+    return client.post(reverse("heritage:annotation_import", args=[motif.pk]), fields, **headers)
+
+
+def test_a_script_gets_201_with_the_new_annotation(curator_client, motif):
+    response = _import(curator_client, motif, kinds=["crack"], HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 201
+    body = response.json()
+    annotation = DamageAnnotation.objects.get()
+    assert body["id"] == annotation.pk and annotation.method == "imported"
+    assert body["maskUrl"] == reverse("heritage:annotation_mask", args=[annotation.pk])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # curl without -H, Python scripts
+        {"HTTP_ACCEPT": "*/*"},
+        {"HTTP_ACCEPT": "application/json"},
+        {"HTTP_ACCEPT": BROWSER, "HTTP_X_REQUESTED_WITH": "XMLHttpRequest"},
+    ],
+)
+def test_a_refused_import_is_a_400_with_the_reason_for_non_browsers(curator_client, motif, headers):
+    wrong_size = np.full((motif.height, motif.width + 1), 255, np.uint8)
+    mask = SimpleUploadedFile("mask.png", factories.mask_png_bytes(wrong_size), "image/png")
+
+    response = _import(curator_client, motif, mask=mask, **headers)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error.startswith("The mask was not imported:")
+    assert f"{motif.width + 1}x{motif.height}" in error
+    assert not DamageAnnotation.objects.exists()
+
+
+def test_a_browser_still_goes_back_to_the_motif_with_a_message(curator_client, motif):
+    response = _import(
+        curator_client, motif, mask=SimpleUploadedFile("x.png", b"not a png"), HTTP_ACCEPT=BROWSER
+    )
+
+    assert response.status_code == 302 and response["Location"] == motif.get_absolute_url()
+    page = curator_client.get(response["Location"]).content.decode()
+    assert "The mask was not imported" in page
+
+
+def test_a_missing_file_is_a_400_naming_the_field(curator_client, motif):
+    response = curator_client.post(
+        reverse("heritage:annotation_import", args=[motif.pk]), {"notes": "no file"}
+    )
+    assert response.status_code == 400
+    assert "required" in response.json()["error"]
+
+
+# Notes: a condition note, not a document
+
+
+def test_notes_over_the_limit_are_refused_everywhere_with_a_message(curator_client, curator, motif):
+    huge = "x" * 5_000_000
+    by_script = _import(curator_client, motif, notes=huge)
+    by_browser = _import(curator_client, motif, notes=huge, HTTP_ACCEPT=BROWSER)
+    by_editor = curator_client.post(
+        reverse("heritage:annotation_save", args=[motif.pk]),
+        {"mask": _mask_file(motif), "method": "drawn", "notes": "y" * (NOTES_MAX_LENGTH + 1)},
+    )
+
+    assert by_script.status_code == 400
+    assert f"at most {NOTES_MAX_LENGTH:,} characters" in by_script.json()["error"]
+    assert by_browser.status_code == 302
+    assert "at most 2,000 characters" in curator_client.get(by_browser["Location"]).content.decode()
+    assert by_editor.status_code == 400
+    assert "at most 2,000 characters (these have 2001)" in by_editor.json()["error"]
+    with pytest.raises(ValidationError, match="at most 2,000 characters"):
+        services.annotation_create(
+            motif=motif,
+            author=curator,
+            mask=factories.block_mask(motif),
+            method="drawn",
+            notes="z" * (NOTES_MAX_LENGTH + 1),
+        )
+    assert not DamageAnnotation.objects.exists()
+
+
+def test_notes_at_the_limit_are_kept_whole(curator_client, motif):
+    notes = "n" * NOTES_MAX_LENGTH
+    assert _import(curator_client, motif, notes=notes).status_code == 201
+    assert DamageAnnotation.objects.get().notes == notes
+
+
+# Multi-Picture (MPO) JPEGs from cameras: the first frame is the photograph
+
+
+def _mpo_bytes() -> bytes:
+    first = Image.fromarray(
+        np.random.default_rng(5).integers(0, 256, (48, 64, 3), dtype=np.uint8), "RGB"
+    )
+    second = Image.new("RGB", (64, 48), (10, 200, 10))  # a preview or the other eye's view
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[second], quality=95)
+    return buffer.getvalue()
+
+
+def test_an_mpo_file_is_read_as_its_first_frame():
+    data = _mpo_bytes()
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+
+    inspected = imaging.inspect(io.BytesIO(data), max_pixels=10_000_000)
+
+    assert inspected.format == "JPEG" and (inspected.width, inspected.height) == (64, 48)
+    first = Image.open(io.BytesIO(data))
+    first.seek(0)
+    assert np.array_equal(np.asarray(inspected.rgb), np.asarray(first.convert("RGB")))
+
+
+def test_a_curator_uploads_an_mpo_photograph(curator_client):
+    data = _mpo_bytes()
+    response = curator_client.post(
+        reverse("heritage:motif_upload"),
+        {
+            "image": SimpleUploadedFile("IMG_0001.MPO", data, "image/jpeg"),
+            "title": "Stereo camera photograph",
+            "new_site": "Cave 3",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:500]
+    motif = Motif.objects.get()
+    assert (motif.original_format, motif.width, motif.height) == ("JPEG", 64, 48)
+    with motif.original.open("rb") as stored:
+        assert stored.read() == data, "the original is kept untouched"
+
+
+def test_an_animated_image_is_still_refused():
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:])
+    with pytest.raises(imaging.ImageRejected, match="Animated"):
+        imaging.inspect(io.BytesIO(buffer.getvalue()), max_pixels=10_000_000)
