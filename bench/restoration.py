@@ -29,11 +29,17 @@ from PIL import Image
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The engines are those of settings.RESTORATION_ENGINES, read by the one registry.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heritage.settings")
+import django  # noqa: E402
+
+django.setup()
+from django.conf import settings  # noqa: E402
 
 from bench._report import write_section  # noqa: E402
 from heritage import imaging, masks  # noqa: E402
 from restoration import metrics, pipeline  # noqa: E402
-from restoration.engines.registry import DEFAULT_ENGINES, Registry  # noqa: E402
+from restoration.engines.registry import Registry, registry  # noqa: E402
 
 MARKER = "<!-- bench/restoration.py -->"
 PROTOCOLS = ("dust", "jelly", "blocks")
@@ -150,8 +156,10 @@ def run_bench(
     repeats: int,
 ) -> tuple[dict[tuple[str, int, str], Cell], dict[tuple[int, str], float], list[str]]:
     """Restore every crop with every engine; returns cells, mean damaged share, enlarged notes."""
-    registry = Registry(DEFAULT_ENGINES)
-    loaded = {name: registry.get(name, device="cpu") for name in engines}
+    # Every engine stays loaded for the whole run: the settings' engines, without the
+    # per-worker bound on loaded models.
+    bench_registry = Registry(settings.RESTORATION_ENGINES, max_loaded=len(engines))
+    loaded = {name: bench_registry.get(name, device="cpu") for name in engines}
     cells = {(e, s, p): Cell() for e in engines for s in sizes for p in PROTOCOLS}
     coverage: dict[tuple[int, str], list[float]] = {(s, p): [] for s in sizes for p in PROTOCOLS}
     enlarged_notes = []
@@ -361,12 +369,12 @@ def plot(
 
 def main() -> None:
     root = Path(__file__).resolve().parent.parent
-    registry = Registry(DEFAULT_ENGINES)
+    names = registry().names()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=root.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=root / "docs" / "benchmarks.md")
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--engines", nargs="+", choices=registry.names(), default=registry.names())
+    parser.add_argument("--engines", nargs="+", choices=names, default=names)
     parser.add_argument("--images", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3, help="timed restores per image")
     args = parser.parse_args()

@@ -4,6 +4,7 @@ With no variable set the app runs on one machine with no services (SQLite, local
 in-memory channel layer, jobs inside the server process). `.env.example` lists every variable.
 """
 
+import json
 from pathlib import Path
 
 import environ
@@ -303,13 +304,31 @@ RESTORATION_REDISPATCH_AFTER = _positive_int("HERITAGE_JOB_REDISPATCH_AFTER", 60
 # The embedded runner's sweep thread in the server process (tests that serve the app in their
 # own process turn it off and sweep themselves).
 RESTORATION_EMBEDDED_SWEEP = _bool("HERITAGE_EMBEDDED_SWEEP", True)
-RESTORATION_DEVICE = env.str("HERITAGE_DEVICE", default="cpu")
-# Engines by name: dotted paths imported on first use. HERITAGE_ENGINES adds or replaces
-# entries as "name=package.module.Class,other=...".
+# Where engines run: auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N.
+# Resolved by the worker when it runs a job (restoration.engines.registry.device); torch is
+# imported there only for auto and cuda, never by the web process that only lists engines.
+RESTORATION_DEVICE = env.str("HERITAGE_DEVICE", default="auto").strip().lower()
+if RESTORATION_DEVICE not in {"auto", "cpu", "cuda"} and not (
+    RESTORATION_DEVICE.startswith("cuda:") and RESTORATION_DEVICE[5:].isdigit()
+):
+    raise ImproperlyConfigured(
+        f"HERITAGE_DEVICE must be auto, cpu, cuda or cuda:N, got {RESTORATION_DEVICE!r}"
+    )
+# Loaded models kept per worker process, least recently used evicted first (GPU memory).
+HERITAGE_MAX_LOADED_MODELS = _positive_int("HERITAGE_MAX_LOADED_MODELS", 1)
+# Local copies of checkpoints kept in remote storage (S3), one folder per sha256.
+HERITAGE_MODEL_CACHE = Path(env.str("HERITAGE_MODEL_CACHE", default=str(VAR_DIR / "models")))
+# The one declaration of engines, read by restoration.engines.registry: name -> dotted path of
+# the class and the OPTIONS its constructor receives (model directory, dtype, scheduler...).
+# HERITAGE_ENGINES adds or replaces entries as "name=package.module.Class,other=...";
+# HERITAGE_ENGINE_OPTIONS (JSON, {"name": {...}}) sets their OPTIONS.
 RESTORATION_ENGINES = {
-    "telea": "restoration.engines.telea.TeleaEngine",
-    "navier_stokes": "restoration.engines.navier_stokes.NavierStokesEngine",
-    "exemplar": "restoration.engines.exemplar.ExemplarEngine",
+    "telea": {"BACKEND": "restoration.engines.telea.TeleaEngine", "OPTIONS": {}},
+    "navier_stokes": {
+        "BACKEND": "restoration.engines.navier_stokes.NavierStokesEngine",
+        "OPTIONS": {},
+    },
+    "exemplar": {"BACKEND": "restoration.engines.exemplar.ExemplarEngine", "OPTIONS": {}},
 }
 for _entry in env.list("HERITAGE_ENGINES", default=[]):
     _name, _, _path = _entry.partition("=")
@@ -317,7 +336,22 @@ for _entry in env.list("HERITAGE_ENGINES", default=[]):
         raise ImproperlyConfigured(
             f"HERITAGE_ENGINES entries look like name=package.module.Class, got {_entry!r}"
         )
-    RESTORATION_ENGINES[_name.strip()] = _path.strip()
+    RESTORATION_ENGINES[_name.strip()] = {"BACKEND": _path.strip(), "OPTIONS": {}}
+try:
+    _engine_options = json.loads(env.str("HERITAGE_ENGINE_OPTIONS", default="") or "{}")
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"HERITAGE_ENGINE_OPTIONS is not valid JSON: {exc}") from exc
+if not isinstance(_engine_options, dict) or not all(
+    isinstance(value, dict) for value in _engine_options.values()
+):
+    raise ImproperlyConfigured('HERITAGE_ENGINE_OPTIONS must look like {"engine": {...}}')
+for _name, _options in _engine_options.items():
+    if _name not in RESTORATION_ENGINES:
+        raise ImproperlyConfigured(
+            f"HERITAGE_ENGINE_OPTIONS names {_name!r}, which is not an engine; "
+            f"engines: {', '.join(sorted(RESTORATION_ENGINES))}"
+        )
+    RESTORATION_ENGINES[_name]["OPTIONS"].update(_options)
 
 # Images: uploads above this many pixels are refused (and decompression bombs with them).
 HERITAGE_MAX_IMAGE_PIXELS = _positive_int("HERITAGE_MAX_IMAGE_PIXELS", 150_000_000)

@@ -3,11 +3,15 @@
 from django import forms
 
 from heritage.models import DamageAnnotation, Motif
+from restoration.models import ModelCheckpoint
 
 
 class JobCreateForm(forms.Form):
     annotation = forms.ModelChoiceField(queryset=DamageAnnotation.objects.none())
     engine = forms.ChoiceField()
+    # Offered per engine by the panel; services.job_create refuses one of another engine and
+    # takes the engine's default when none is chosen.
+    checkpoint = forms.ModelChoiceField(queryset=ModelCheckpoint.objects.all(), required=False)
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
     colour_correction = forms.BooleanField(
         required=False,

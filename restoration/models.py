@@ -2,9 +2,66 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 from heritage.models import DamageAnnotation, Motif
+
+
+class ModelCheckpoint(models.Model):
+    """One set of weights of an engine: where they are, their hash, how they were made.
+
+    Weights live either in storage under `weights` (the file's name, or a folder's prefix:
+    every file of a folder such as a diffusers model is stored under it, listed in `files`),
+    or outside it in `source` (a local path an operator registered without copying, or a
+    Hugging Face model id that diffusers loads where the machine is online). `sha256` is
+    computed once at registration: of the file, or over a folder's files (see
+    restoration.checkpoints.folder_sha256); empty for a Hugging Face id, which is not hashed.
+    """
+
+    engine = models.CharField(max_length=64, db_index=True)
+    name = models.CharField(max_length=200)
+    weights = models.CharField(
+        max_length=500, blank=True, help_text="Name in storage: the file, or the folder prefix"
+    )
+    is_folder = models.BooleanField(default=False)
+    # [{"path": "unet/config.json", "sha256": "...", "size": 123}], relative to `weights`.
+    files = models.JSONField(default=list, blank=True)
+    source = models.CharField(
+        max_length=500, blank=True, help_text="Local path or Hugging Face model id, not copied"
+    )
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(default=0, help_text="Bytes")
+    config = models.JSONField(default=dict, blank=True, help_text="Architecture configuration")
+    # {"files": [{"path", "sha256", "licence"}...], ...}: what the weights were trained on.
+    training_data = models.JSONField(default=dict, blank=True)
+    steps = models.PositiveIntegerField(null=True, blank=True)
+    losses = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    trained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    notes = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["engine", "-is_default", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["engine"],
+                condition=Q(is_default=True),
+                name="one_default_checkpoint_per_engine",
+            ),
+            models.UniqueConstraint(fields=["engine", "name"], name="unique_checkpoint_name"),
+            models.CheckConstraint(
+                condition=~Q(weights="") | ~Q(source=""), name="checkpoint_has_weights"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        short = f" ({self.sha256[:12]})" if self.sha256 else ""
+        return f"{self.engine}: {self.name}{short}"
 
 
 class RestorationJob(models.Model):
@@ -26,7 +83,14 @@ class RestorationJob(models.Model):
     params = models.JSONField(default=dict, blank=True)
     seed = models.BigIntegerField(default=0)
     colour_correction = models.BooleanField(default=False)
-    checkpoint = models.CharField(max_length=500, blank=True)
+    # Weights the engine ran with; PROTECT: a checkpoint that jobs used is evidence.
+    checkpoint = models.ForeignKey(
+        ModelCheckpoint,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="jobs",
+    )
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     step = models.PositiveIntegerField(default=0)
@@ -87,6 +151,8 @@ class Restoration(models.Model):
     engine = models.CharField(max_length=64)
     engine_version = models.CharField(max_length=64)
     checkpoint_sha256 = models.CharField(max_length=64, blank=True)
+    # What the engine says reproduces the result (scheduler, steps, model id, versions).
+    info = models.JSONField(default=dict, blank=True)
     params = models.JSONField(default=dict)
     seed = models.BigIntegerField()
     colour_correction = models.BooleanField(default=False)

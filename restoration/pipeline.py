@@ -1,30 +1,38 @@
-"""Running one engine on one image: validation, seeding, colour correction, composition, timing."""
+"""Running one engine on one image: validation, colour correction, composition, timing."""
 
 from __future__ import annotations
 
-import random
+import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
 
-from restoration.engines.base import Engine, EngineError, ProgressCallback
+from restoration.engines.base import (
+    Engine,
+    EngineError,
+    PreviewRenderer,
+    ProgressCallback,
+    Restored,
+)
 from restoration.engines.colour import colour_correct
 
+# Longest side of the live previews sent while a job runs (see `preview_jpeg`).
 PREVIEW_SIDE = 256
-# Shrinking a big mural's preview costs tens of milliseconds, and clients show a few a second.
-PREVIEW_INTERVAL = 0.25
 
 
 @dataclass
 class RestoreResult:
-    """The composed image ((H, W, 3) uint8 RGB), wall-clock seconds and progress reports."""
+    """The composed image ((H, W, 3) uint8 RGB), wall-clock seconds, progress reports, and
+    the engine's info (what reproduces the result)."""
 
     image: np.ndarray
     seconds: float
     steps: int
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def validate_inputs(
@@ -108,51 +116,79 @@ def run(
     """Validate, run the engine, optionally colour-correct, and compose the result.
 
     image (H, W, 3) uint8 RGB; mask (H, W) bool or uint8 (> 127 = damaged); seed a
-    non-negative int (numpy's legacy global generator, Python's `random` and OpenCV's are
-    seeded with it too, for engines that use them). on_progress receives the engine's reports
-    with previews shrunk to at most 256 pixels and thinned to about four a second (the last
-    one always kept). Raises EngineError for bad inputs or parameters; `Cancelled` from
-    on_progress propagates.
+    non-negative int, given to the engine, which seeds its own generators (no process-wide
+    generator is touched). on_progress receives the engine's reports as they come, with
+    `preview` a renderer that checks what the engine renders; rendering happens only if the
+    receiver calls it (restoration.progress.Reporter thins and scales them). Raises
+    EngineError for bad inputs or parameters, RuntimeError for an engine that breaks its
+    contract; `Cancelled` from on_progress propagates.
     """
     damaged = validate_inputs(image, mask, require_intact=engine.requires_intact)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise EngineError(f"The seed must be a non-negative integer, got {seed!r}")
     cleaned = engine.clean_params(params)
     seed = int(seed)
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    cv2.setRNGSeed(seed % 2**31)
     # A read-only view turns an engine writing into its input into an error, not a corruption.
     frozen = image.view()
     frozen.flags.writeable = False
     steps = 0
-    last_preview = -np.inf
 
-    def report(step: int, total: int, preview: np.ndarray | None) -> None:
-        nonlocal steps, last_preview
+    def report(step: int, total: int, *, preview: PreviewRenderer | None = None) -> None:
+        nonlocal steps
         steps += 1
-        if preview is not None:
-            now = time.monotonic()
-            if step >= total or now - last_preview >= PREVIEW_INTERVAL:
-                last_preview = now
-                preview = _shrink(preview, PREVIEW_SIDE)
-            else:
-                preview = None
         if on_progress is not None:
-            on_progress(step, total, preview)
+            on_progress(step, total, preview=_checked(engine, preview) if preview else None)
 
     started = time.perf_counter()
-    output = engine.restore(frozen, damaged, seed=seed, params=cleaned, on_progress=report)
-    if (
-        not isinstance(output, np.ndarray)
-        or output.shape != image.shape
-        or output.dtype != np.uint8
-    ):
-        raise RuntimeError(
-            f"Engine {engine.name!r} returned {getattr(output, 'dtype', type(output))} "
-            f"{getattr(output, 'shape', '')} instead of {image.shape} uint8"
-        )
+    restored = engine.restore(frozen, damaged, seed=seed, params=cleaned, on_progress=report)
+    output, info = _check_restored(engine, restored, image.shape)
     if colour_correction:
         output = colour_correct(image, output, damaged)
     result = compose(image, output, damaged)
-    return RestoreResult(image=result, seconds=time.perf_counter() - started, steps=steps)
+    return RestoreResult(
+        image=result, seconds=time.perf_counter() - started, steps=steps, info=info
+    )
+
+
+def _checked(engine: Engine, preview: PreviewRenderer) -> PreviewRenderer:
+    def render() -> np.ndarray:
+        estimate = preview()
+        if (
+            not isinstance(estimate, np.ndarray)
+            or estimate.dtype != np.uint8
+            or estimate.ndim != 3
+            or estimate.shape[2] != 3
+            or 0 in estimate.shape
+        ):
+            raise RuntimeError(
+                f"Engine {engine.name!r} rendered a preview of "
+                f"{getattr(estimate, 'dtype', type(estimate))} {getattr(estimate, 'shape', '')} "
+                "instead of an (h, w, 3) uint8 image"
+            )
+        return estimate
+
+    return render
+
+
+def _check_restored(
+    engine: Engine, restored: object, shape: tuple[int, ...]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The image and info of an engine's Restored; RuntimeError naming the engine if not."""
+    if not isinstance(restored, Restored):
+        raise RuntimeError(
+            f"Engine {engine.name!r} returned {type(restored).__name__} instead of Restored"
+        )
+    output, info = restored
+    if not isinstance(output, np.ndarray) or output.shape != shape or output.dtype != np.uint8:
+        raise RuntimeError(
+            f"Engine {engine.name!r} returned {getattr(output, 'dtype', type(output))} "
+            f"{getattr(output, 'shape', '')} instead of {shape} uint8"
+        )
+    if not isinstance(info, dict):
+        raise RuntimeError(f"Engine {engine.name!r} returned info that is not a dict: {info!r}")
+    try:
+        # Stored as JSON with the result: a value JSON cannot hold would fail only then.
+        info = json.loads(json.dumps(info, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise RuntimeError(f"Engine {engine.name!r} returned info that is not JSON: {exc}") from exc
+    return output, info

@@ -18,7 +18,12 @@ logger = logging.getLogger(__name__)
 
 # Database writes and cancellation checks are throttled; channel events are not (one per step).
 DB_INTERVAL = 0.5
+# Previews (the one place they are thinned): at most one per PREVIEW_INTERVAL seconds, and
+# further apart when rendering them would take more than 1/PREVIEW_COST_SHARE of the time or
+# sending them more than PREVIEW_BYTES_PER_SECOND; the last step's preview is always sent.
 PREVIEW_INTERVAL = 0.5
+PREVIEW_COST_SHARE = 5
+PREVIEW_BYTES_PER_SECOND = 64 * 1024
 
 # After the channel layer fails, progress events are dropped for this many seconds (final
 # events are always tried): a job keeps its pace while Redis is down.
@@ -91,7 +96,11 @@ def eta_seconds(job: RestorationJob, *, now=None) -> float | None:
 
 
 class Reporter:
-    """The engine's on_progress callback for one job: publishes, persists, checks cancel."""
+    """The engine's on_progress callback for one job: publishes, persists, checks cancel.
+
+    `preview`, when the engine passes one, is rendered only when a preview is due (see
+    PREVIEW_INTERVAL), then shrunk and encoded by `encode_preview` (pipeline.preview_jpeg).
+    """
 
     def __init__(
         self,
@@ -107,9 +116,9 @@ class Reporter:
         self.started = time.monotonic()
         self.time_limit = time_limit
         self._last_db = 0.0
-        self._last_preview = 0.0
+        self._next_preview = 0.0
 
-    def __call__(self, step: int, total: int, preview=None) -> None:
+    def __call__(self, step: int, total: int, *, preview=None) -> None:
         now = time.monotonic()
         elapsed = now - self.started
         if elapsed > self.time_limit:
@@ -123,9 +132,13 @@ class Reporter:
             "total": total,
             "eta": round(elapsed / step * (total - step), 1) if step else None,
         }
-        if preview is not None and (now - self._last_preview >= PREVIEW_INTERVAL or step == total):
-            self._last_preview = now
-            message["preview"] = data_url(self.encode_preview(preview))
+        if preview is not None and (now >= self._next_preview or step >= total):
+            jpeg = self.encode_preview(preview())
+            cost = time.monotonic() - now
+            self._next_preview = now + max(
+                PREVIEW_INTERVAL, cost * PREVIEW_COST_SHARE, len(jpeg) / PREVIEW_BYTES_PER_SECOND
+            )
+            message["preview"] = data_url(jpeg)
         publish(self.job_id, message)
         if now - self._last_db >= DB_INTERVAL or step >= total:
             self._last_db = now

@@ -20,16 +20,14 @@ from PIL import Image
 from heritage import imaging
 from heritage.models import DamageAnnotation, User
 from heritage.services import annotation_read_mask, motif_read_rgb
-from restoration import lifecycle, pipeline, progress, selectors
-from restoration.engines.base import Cancelled, Engine, EngineError
-from restoration.engines.registry import Registry
-from restoration.models import Restoration, RestorationJob
+from restoration import checkpoints, lifecycle, pipeline, progress, selectors
+from restoration.engines import registry
+from restoration.engines.base import Cancelled, EngineError
+from restoration.models import ModelCheckpoint, Restoration, RestorationJob
 
 logger = logging.getLogger(__name__)
 
 Status = RestorationJob.Status
-
-registry = Registry(settings.RESTORATION_ENGINES)
 
 
 def _require_curator(user: User | None) -> None:
@@ -45,24 +43,29 @@ def job_create(
     params: dict | None = None,
     seed: int = 0,
     colour_correction: bool = False,
-    checkpoint: str = "",
+    checkpoint: ModelCheckpoint | None = None,
     queue: bool = True,
 ) -> RestorationJob:
     """Save a job and queue it once the transaction commits.
 
-    With queue=False the job stays pending for the caller to run in-process with job_run
-    (commands that make demo content run the fast engines so).
+    checkpoint: weights of `engine` to run with; None takes the engine's default checkpoint
+    when it has one. With queue=False the job stays pending for the caller to run in-process
+    with job_run (commands that make demo content run the fast engines so).
 
     Raises PermissionDenied for non-curators and ValidationError for an unknown engine, bad
-    parameters or a seed out of range.
+    parameters, a seed out of range, a checkpoint of another engine or for an engine that
+    takes none, and an engine that needs weights when none are registered.
     """
     _require_curator(requested_by)
     if not 0 <= seed < 2**31:
         raise ValidationError("The seed must be a whole number from 0 to 2147483647.")
     try:
-        cleaned = registry.clean_params(engine, params or {})
+        engines = registry.registry()
+        cleaned = engines.clean_params(engine, params or {})
+        needs_weights = engines.engine_class(engine).needs_weights
     except EngineError as exc:
         raise ValidationError(str(exc)) from exc
+    checkpoint = _job_checkpoint(engine, checkpoint, needs_weights=needs_weights)
     job = RestorationJob.objects.create(
         motif=annotation.motif,
         annotation=annotation,
@@ -81,6 +84,32 @@ def job_create(
         # The caller runs it now; should it never, the sweep sends it to a runner later.
         RestorationJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now())
     return job
+
+
+def _job_checkpoint(
+    engine: str, checkpoint: ModelCheckpoint | None, *, needs_weights: bool
+) -> ModelCheckpoint | None:
+    """The checkpoint a new job of `engine` runs with; ValidationError if it cannot."""
+    if checkpoint is not None:
+        if checkpoint.engine != engine:
+            raise ValidationError(
+                f"Checkpoint {checkpoint.name!r} holds weights of engine {checkpoint.engine!r}, "
+                f"not {engine!r}."
+            )
+        if not needs_weights:
+            raise ValidationError(f"Engine {engine!r} uses no weights; it takes no checkpoint.")
+        return checkpoint
+    if not needs_weights:
+        return None
+    default = ModelCheckpoint.objects.filter(engine=engine, is_default=True).first()
+    if default is None:
+        default = ModelCheckpoint.objects.filter(engine=engine).first()
+    if default is None:
+        raise ValidationError(
+            f"Engine {engine!r} needs trained weights and none are registered: train some, or "
+            f"register them with `python manage.py register_checkpoint PATH --engine {engine}`."
+        )
+    return default
 
 
 def job_enqueue(*, job_id: int) -> bool:
@@ -193,56 +222,60 @@ class _Outcome(NamedTuple):
     result: pipeline.RestoreResult
     original: np.ndarray
     mask: np.ndarray
-    engine: Engine
+    engine_version: str
+    device: str
 
 
 def _execute(job: RestorationJob) -> _Outcome:
+    """Run the job's engine (loaded once per worker, see the registry) on its motif and mask.
 
+    Resolves HERITAGE_DEVICE here, in the worker, and records the device on the job.
+    """
     image = motif_read_rgb(motif=job.motif)
     mask = annotation_read_mask(annotation=job.annotation) > 127
-    engine = registry.get(
-        job.engine, checkpoint=job.checkpoint or None, device=settings.RESTORATION_DEVICE
-    )
+    device = registry.device()
+    RestorationJob.objects.filter(pk=job.pk).update(device=device)
     reporter = progress.Reporter(
         job.pk,
         encode_preview=pipeline.preview_jpeg,
         cancelled=Cancelled,
         time_limit=settings.RESTORATION_TIME_LIMIT,
     )
-    result = pipeline.run(
-        engine,
-        image,
-        mask,
-        seed=job.seed,
-        params=job.params,
-        on_progress=reporter,
-        colour_correction=job.colour_correction,
-    )
-    return _Outcome(result, image, mask, engine)
+    with registry.registry().lease(
+        job.engine, checkpoint=checkpoints.local_path(job.checkpoint), device=device
+    ) as engine:
+        result = pipeline.run(
+            engine,
+            image,
+            mask,
+            seed=job.seed,
+            params=job.params,
+            on_progress=reporter,
+            colour_correction=job.colour_correction,
+        )
+        return _Outcome(result, image, mask, engine.version, device)
 
 
 def _store_result(job: RestorationJob, outcome: _Outcome) -> None:
     # scikit-image loads with the first result, not with every web process.
     from restoration import metrics
 
-    result, original, mask, engine = outcome
+    result, original, mask, engine_version, device = outcome
     scores = None
     if job.annotation.method == DamageAnnotation.Method.SIMULATED:
         # The motif is intact and the damage simulated: the motif itself is the ground truth.
         scores = metrics.compute_all(original, result.image, mask)
-    checkpoint_sha = ""
-    if job.checkpoint:
-        with open(job.checkpoint, "rb") as handle:
-            checkpoint_sha = imaging.sha256_of(handle)
     restoration = Restoration(
         job=job,
         engine=job.engine,
-        engine_version=engine.version,
-        checkpoint_sha256=checkpoint_sha,
+        engine_version=engine_version,
+        # Hashed once, when the checkpoint was registered.
+        checkpoint_sha256=job.checkpoint.sha256 if job.checkpoint else "",
+        info=result.info,
         params=job.params,
         seed=job.seed,
         colour_correction=job.colour_correction,
-        device=settings.RESTORATION_DEVICE,
+        device=device,
         seconds=result.seconds,
         metrics=scores,
     )

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from heritage.models import DamageAnnotation, Motif
 from heritage.views import curator_required
 from restoration import selectors, services
+from restoration.engines.registry import registry
 from restoration.forms import JobCreateForm
 from restoration.models import RestorationJob
 
@@ -34,7 +35,7 @@ def _job_json(job: RestorationJob, status: int) -> JsonResponse:
 def job_create(request: HttpRequest, pk: int) -> HttpResponse:
     """Launch a restoration of a motif's annotation; 202 with the job for JSON clients."""
     motif = get_object_or_404(Motif, pk=pk)
-    form = JobCreateForm(request.POST, motif=motif, engines=services.registry.names())
+    form = JobCreateForm(request.POST, motif=motif, engines=registry().names())
     if not form.is_valid():
         return _refuse(request, motif, " ".join(e for errs in form.errors.values() for e in errs))
     data = form.cleaned_data
@@ -46,6 +47,7 @@ def job_create(request: HttpRequest, pk: int) -> HttpResponse:
             params=form.engine_params(request.POST),
             seed=data["seed"],
             colour_correction=data["colour_correction"],
+            checkpoint=data["checkpoint"],
         )
     except ValidationError as exc:
         return _refuse(request, motif, " ".join(exc.messages))
@@ -84,6 +86,8 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "restoration": restoration,
             "state": selectors.job_state(job=job),
             "metric_rows": selectors.metric_rows(restoration.metrics) if restoration else [],
+            # A list, not the dict: a key such as "items" would shadow dict methods in templates.
+            "info_rows": sorted(restoration.info.items()) if restoration else [],
         },
     )
 
@@ -119,21 +123,26 @@ def compare(request: HttpRequest, pk: int, annotation_pk: int) -> HttpResponse:
     annotation = get_object_or_404(
         DamageAnnotation.objects.select_related("motif"), pk=annotation_pk, motif_id=pk
     )
-    engines = services.registry.names()
+    engines = registry().names()
     rows = selectors.comparison(annotation=annotation, engines=engines)
     if request.method == "POST":
         missing = [row["engine"] for row in rows if row["missing"]]
-        try:
-            for engine in missing:
+        started = []
+        for engine in missing:
+            # One engine that cannot run (no weights, broken entry) does not stop the others.
+            try:
                 services.job_create(requested_by=request.user, annotation=annotation, engine=engine)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        except PermissionDenied as exc:
-            messages.error(request, str(exc))
-        else:
+            except ValidationError as exc:
+                messages.error(request, f"{engine}: {' '.join(exc.messages)}")
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+                break
+            else:
+                started.append(engine)
+        if started or not missing:
             messages.success(
                 request,
-                f"Started {len(missing)} restoration(s): {', '.join(missing) or 'none missing'}.",
+                f"Started {len(started)} restoration(s): {', '.join(started) or 'none missing'}.",
             )
         return redirect(request.path)
     return render(

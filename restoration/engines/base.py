@@ -5,15 +5,38 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
-ProgressCallback = Callable[[int, int, np.ndarray | None], None]
-"""`on_progress(step, total, preview)`: step counts from 0 up to total (step == total once, at
-the end); preview is None or an (h, w, 3) uint8 RGB estimate of the whole image, which the
-pipeline shrinks. The engine may reuse the preview's buffer, so the callback encodes or copies it
-before returning. The callback may raise `Cancelled` to stop the engine."""
+PreviewRenderer = Callable[[], np.ndarray]
+"""Renders the engine's current estimate of the whole image: (h, w, 3) uint8 RGB, any size.
+
+Called only by a reporter that wants a preview now, and only during the progress call it was
+passed to; the engine may reuse the returned buffer afterwards, so the reporter encodes or
+copies it before returning."""
+
+
+class ProgressCallback(Protocol):
+    """`on_progress(step, total, *, preview=None)`, called at least once per step, epoch or tile.
+
+    step counts from 0 up to total (step == total once, at the end). preview is None or a
+    `PreviewRenderer`: engines pass a cheap closure, and the reporter decides whether rendering
+    is worth it (thinning and scaling happen there, in one place). The callback may raise
+    `Cancelled` (or a time-limit exception) to stop the engine, which lets it through.
+    """
+
+    def __call__(
+        self, step: int, total: int, *, preview: PreviewRenderer | None = None
+    ) -> None: ...
+
+
+class Restored(NamedTuple):
+    """What an engine returns: the image and what is needed to reproduce it."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    info: dict[str, Any]  # JSON-serialisable: scheduler, steps, model id, library versions...
+
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -115,6 +138,10 @@ class Engine(ABC):
     reconstruct from the intact pixels (all classical ones) and so refuse a mask that marks
     everything. Heavy imports (torch, diffusers) belong inside methods, never at module top,
     because the registry imports the module to describe the engine.
+
+    Engines own their random generators (`numpy.random.default_rng(seed)`,
+    `torch.Generator(device).manual_seed(seed)`) and never seed process-wide ones: jobs run in
+    threads of the server next to each other.
     """
 
     name: ClassVar[str] = ""
@@ -123,15 +150,31 @@ class Engine(ABC):
     requires_intact: ClassVar[bool] = True
     params: ClassVar[Mapping[str, Param]] = {}
 
-    def __init__(self, *, checkpoint: str | None = None, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        *,
+        options: Mapping[str, Any] | None = None,
+        checkpoint: str | None = None,
+        device: str = "cpu",
+    ) -> None:
         """Load what the engine needs once (weights from `checkpoint` onto `device`).
 
-        Raises EngineError when weights are needed and no checkpoint is given.
+        options: the engine's "OPTIONS" from settings.RESTORATION_ENGINES (model directory,
+        dtype, scheduler...). checkpoint: a local file or folder path, or a Hugging Face model
+        id (see `restoration.checkpoints.local_path`). device: a resolved device, "cpu" or
+        "cuda"/"cuda:N". Raises EngineError when weights are needed and no checkpoint is given.
         """
         if self.needs_weights and not checkpoint:
             raise EngineError(f"Engine {self.name!r} needs a checkpoint")
+        self.options: dict[str, Any] = dict(options or {})
         self.checkpoint = checkpoint
         self.device = device
+
+    def close(self) -> None:  # noqa: B027 (optional hook: most engines hold nothing)
+        """Release what the engine holds (GPU memory); called by the registry on eviction.
+
+        The engine is not used after close. The default holds nothing and does nothing.
+        """
 
     @classmethod
     def clean_params(cls, params: Mapping[str, object] | None) -> dict[str, Any]:
@@ -164,15 +207,18 @@ class Engine(ABC):
         seed: int,
         params: dict[str, Any],
         on_progress: ProgressCallback,
-    ) -> np.ndarray:
+    ) -> Restored:
         """Restore the damaged pixels of one image.
 
         image: (H, W, 3) uint8 RGB, read-only; the values under the mask are meaningless.
         mask: (H, W) bool, True = damaged (to restore), with at least one True.
-        seed: non-negative int; equal inputs, seed and params give byte-equal output.
+        seed: non-negative int; equal inputs, seed and params give byte-equal output on the
+            same device; the engine seeds its own generators with it.
         params: as returned by `clean_params`.
-        on_progress: called at least once per step, epoch or tile, ending with step == total;
+        on_progress: called at least once per step, epoch or tile, ending with step == total,
+            with `preview=` a renderer of the current estimate where the engine has one;
             a `Cancelled` it raises must propagate.
-        Returns (H, W, 3) uint8 RGB; the caller keeps only the pixels under the mask.
+        Returns Restored(image (H, W, 3) uint8 RGB, info): the caller keeps only the pixels
+        under the mask; info is a JSON-serialisable dict of what reproduces the result.
         Raises EngineError for inputs the engine cannot handle.
         """

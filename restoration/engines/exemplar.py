@@ -14,14 +14,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from restoration.engines.base import Engine, EngineError, Param, ProgressCallback
+from restoration.engines.base import Engine, EngineError, Param, ProgressCallback, Restored
 
 # Patch descriptor length: the leading principal components of the intact patches.
 FEATURES = 12
@@ -41,7 +41,6 @@ CONFIDENCE_DECAY = 1.3
 # random (coarsest) or upsampled (finer).
 FIRST_PASSES = 3
 PASSES = 1
-PREVIEW_EVERY = 3
 # Votes are weighted exp(-d / 2s), s the distance at this percentile (Wexler's choice).
 VOTE_PERCENTILE = 75
 PREVIEW_SIDE = 512
@@ -176,6 +175,17 @@ class _Preview:
         where = cv2.resize(fill.astype(np.float32), (x1 - x0, y1 - y0)) > 0.5
         region = self.canvas[y0:y1, x0:x1]
         region[where] = np.clip(small[where] + 0.5, 0, 255).astype(np.uint8)
+
+    def renderer(
+        self, rows: slice, cols: slice, estimate: np.ndarray, fill: np.ndarray
+    ) -> Callable[[], np.ndarray]:
+        """A zero-argument renderer that pastes this estimate and returns the canvas."""
+
+        def render() -> np.ndarray:
+            self.paste(rows, cols, estimate, fill)
+            return self.canvas
+
+        return render
 
 
 class _Scale:
@@ -336,16 +346,17 @@ class ExemplarEngine(Engine):
         seed: int,
         params: dict[str, Any],
         on_progress: ProgressCallback,
-    ) -> np.ndarray:
+    ) -> Restored:
         """Fill the damage with texture from wholly intact patches of the same image.
 
         image (H, W, 3) uint8 RGB, mask (H, W) bool (True = damaged). Works at full resolution
         on crops around the damage (a margin of max(8 * patch_size, 64) pixels), tiled with
         that overlap when a crop passes MAX_WINDOW (1024) pixels; the intact pixels are never
         downscaled except to build the coarse scales. Progress: (0, n) first, then one report
-        per EM iteration per scale (n = iterations x scales, summed over crops), with a preview
-        of the whole image (at most 512 pixels) every few steps and at the end of each crop.
-        Returns (H, W, 3) uint8 RGB. Raises EngineError for too little intact area.
+        per EM iteration per scale (n = iterations x scales, summed over crops), each with a
+        preview renderer of the whole image (at most 512 pixels). Returns the (H, W, 3) uint8
+        RGB image with info {"method", "windows", "levels"}. Raises EngineError for too little
+        intact area.
         """
         patch, iterations = int(params["patch_size"]), int(params["iterations"])
         windows = _plan(mask, patch, int(params["levels"]))
@@ -356,12 +367,12 @@ class ExemplarEngine(Engine):
         done = np.zeros_like(mask)
         preview = _Preview(image)
         step = 0
-        on_progress(step, total, None)
+        on_progress(step, total)
         for window in windows:
             rows, cols = window.rows, window.cols
             fill = mask[rows, cols] & ~done[rows, cols]
             result = None
-            for estimate, last in self._window(
+            for estimate, _last in self._window(
                 solver,
                 output[rows, cols].astype(np.float32),
                 fill,
@@ -370,16 +381,20 @@ class ExemplarEngine(Engine):
                 iterations,
             ):
                 step += 1
-                show = last or step % PREVIEW_EVERY == 0
-                if show:
-                    preview.paste(rows, cols, estimate, fill)
-                on_progress(step, total, preview.canvas if show else None)
+                on_progress(step, total, preview=preview.renderer(rows, cols, estimate, fill))
                 result = estimate
             assert result is not None
+            # Kept in the preview for the windows that follow, whether or not it was asked for.
+            preview.paste(rows, cols, result, fill)
             region = output[rows, cols]
             region[window.core] = np.clip(result[window.core] + 0.5, 0, 255).astype(np.uint8)
             done[rows, cols] |= window.core
-        return output
+        info = {
+            "method": "multi-scale PatchMatch + EM voting (Wexler 2007, Barnes 2009)",
+            "windows": len(windows),
+            "levels": [window.levels for window in windows],
+        }
+        return Restored(output, info)
 
     @staticmethod
     def _window(

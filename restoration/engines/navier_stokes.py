@@ -13,3 +13,4 @@ class NavierStokesEngine(OpenCVInpaintEngine):
     name = "navier_stokes"
     version = "1"
     flag = cv2.INPAINT_NS
+    method = "cv2.inpaint INPAINT_NS"

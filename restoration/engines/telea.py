@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from restoration.engines.base import Engine, Param, ProgressCallback
+from restoration.engines.base import Engine, Param, ProgressCallback, Restored
 
 # Damaged regions are grouped by the BATCH_TILE x BATCH_TILE cell holding their centre, so a
 # large mural with scattered damage reports progress cell by cell instead of in one jump.
@@ -46,6 +46,7 @@ class OpenCVInpaintEngine(Engine):
     """Shared driver for OpenCV's `cv2.inpaint` methods; subclasses pick the flag."""
 
     flag: ClassVar[int]
+    method: ClassVar[str]
     params = {
         "radius": Param(
             int,
@@ -64,20 +65,20 @@ class OpenCVInpaintEngine(Engine):
         seed: int,
         params: dict[str, Any],
         on_progress: ProgressCallback,
-    ) -> np.ndarray:
+    ) -> Restored:
         """Inpaint the damaged regions, batch by batch of nearby regions.
 
         image (H, W, 3) uint8 RGB, mask (H, W) bool (True = damaged); params["radius"] in
         pixels. Deterministic, so `seed` is unused. Progress: (0, n) first, then one report
         per batch of regions, the last with step == n; the preview is the whole working image.
-        Returns (H, W, 3) uint8 RGB.
+        Returns the (H, W, 3) uint8 RGB image with info {"method", "opencv", "batches"}.
         """
         radius = int(params["radius"])
         # cv2.inpaint reads known pixels up to `radius` away, so this margin gives each crop
         # the same neighbourhood it would have in a whole-image call.
         batches = region_batches(mask, margin=radius + 2)
         total = len(batches)
-        on_progress(0, total, None)
+        on_progress(0, total)
         output = np.array(image, copy=True)
         mask_u8 = mask.astype(np.uint8) * 255
         for step, (rows, cols, own) in enumerate(batches, start=1):
@@ -87,8 +88,9 @@ class OpenCVInpaintEngine(Engine):
                 np.ascontiguousarray(image[rows, cols]), mask_u8[rows, cols], radius, self.flag
             )
             output[rows, cols][own] = filled[own]
-            on_progress(step, total, output)
-        return output
+            on_progress(step, total, preview=lambda: output)
+        info = {"method": self.method, "opencv": cv2.__version__, "batches": total}
+        return Restored(output, info)
 
 
 class TeleaEngine(OpenCVInpaintEngine):
@@ -97,3 +99,4 @@ class TeleaEngine(OpenCVInpaintEngine):
     name = "telea"
     version = "1"
     flag = cv2.INPAINT_TELEA
+    method = "cv2.inpaint INPAINT_TELEA"

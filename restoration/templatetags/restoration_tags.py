@@ -2,8 +2,9 @@
 
 from django import template
 
-from restoration import selectors, services
+from restoration import checkpoints, selectors
 from restoration.engines.base import EngineError
+from restoration.engines.registry import registry
 from restoration.forms import JobCreateForm
 
 register = template.Library()
@@ -16,12 +17,16 @@ def motif_restoration_panel(context, motif):
     if not selectors.user_can_see_jobs(user=user):
         return {"visible": False}
     engines, broken = [], []
-    for name in services.registry.names():
+    by_engine = checkpoints.by_engine()
+    for name in registry().names():
         try:
-            engines.append(services.registry.describe(name))
+            described = registry().describe(name)
         except EngineError as exc:
             # One misconfigured engine must not take the motif page down with it.
             broken.append(str(exc))
+            continue
+        described["checkpoints"] = by_engine.get(name, [])
+        engines.append(described)
     return {
         "visible": True,
         "motif": motif,

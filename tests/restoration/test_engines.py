@@ -11,9 +11,15 @@ from heritage import masks
 from restoration import pipeline
 from restoration.engines import exemplar
 from restoration.engines.base import Cancelled, Engine, EngineError, Param
-from restoration.engines.registry import DEFAULT_ENGINES, Registry
+from restoration.engines.registry import Registry
 
-ENGINES = sorted(DEFAULT_ENGINES)
+# The classical engines, as settings declare them (no Django needed to build the registry).
+CLASSICAL = {
+    "telea": {"BACKEND": "restoration.engines.telea.TeleaEngine"},
+    "navier_stokes": {"BACKEND": "restoration.engines.navier_stokes.NavierStokesEngine"},
+    "exemplar": {"BACKEND": "restoration.engines.exemplar.ExemplarEngine"},
+}
+ENGINES = sorted(CLASSICAL)
 MURALS = next(
     (
         folder / "shared" / "data" / "murals"
@@ -25,7 +31,7 @@ MURALS = next(
 
 
 def _engine(name: str) -> Engine:
-    return Registry(DEFAULT_ENGINES).get(name)
+    return Registry(CLASSICAL).get(name)
 
 
 def _texture(height: int = 64, width: int = 64, seed: int = 0) -> np.ndarray:
@@ -124,14 +130,20 @@ def test_engine_reports_increasing_progress_ending_at_total(name):
         mask,
         seed=0,
         params={},
-        on_progress=lambda step, total, preview: calls.append((step, total, preview)),
+        on_progress=lambda step, total, *, preview=None: calls.append(
+            (step, total, preview() if preview else None)
+        ),
     )
     steps = [step for step, _, _ in calls]
     assert len(calls) >= 2
     assert steps == sorted(set(steps))
     assert {total for _, total, _ in calls} == {steps[-1]}
     previews = [preview for _, _, preview in calls if preview is not None]
-    assert previews and all(p.dtype == np.uint8 and p.shape[2] == 3 for p in previews)
+    # Every step after the first offers a preview of the whole image (rendered on request).
+    assert len(previews) == len(calls) - 1
+    assert all(p.dtype == np.uint8 and p.shape[2] == 3 for p in previews)
+    # Previews show the whole image (this one is smaller than their 512-pixel limit).
+    assert previews[-1].shape[:2] == (96, 96)
 
 
 def test_exemplar_reports_every_iteration_of_every_scale():
@@ -144,7 +156,7 @@ def test_exemplar_reports_every_iteration_of_every_scale():
         mask,
         seed=0,
         params={"iterations": 4, "levels": 3},
-        on_progress=lambda step, total, preview: calls.append((step, total)),
+        on_progress=lambda step, total, *, preview=None: calls.append((step, total)),
     )
     assert calls == [(step, 12) for step in range(13)]
 
@@ -156,7 +168,7 @@ def test_engine_stops_when_progress_raises_cancelled(name):
     mask[10:20, 10:30] = mask[60:80, 50:70] = True
     calls = []
 
-    def cancel_at_one(step: int, total: int, preview: np.ndarray | None) -> None:
+    def cancel_at_one(step: int, total: int, *, preview=None) -> None:
         calls.append(step)
         if step == 1:
             raise Cancelled
@@ -235,12 +247,17 @@ def test_opencv_engines_match_a_whole_image_inpaint(name):
     mask[40:60, 50:80] = mask[200:230, 600:640] = mask[100:110, 300:500] = True
     engine = _engine(name)
     steps = []
-    result = engine.restore(
-        image, mask, seed=0, params={"radius": 5}, on_progress=lambda s, n, p: steps.append(s)
+    result, info = engine.restore(
+        image,
+        mask,
+        seed=0,
+        params={"radius": 5},
+        on_progress=lambda s, n, *, preview=None: steps.append(s),
     )
     assert steps == [0, 1, 2, 3]  # one batch per 256-pixel cell holding a region
     whole = cv2.inpaint(image, mask.astype(np.uint8) * 255, 5, engine.flag)
     assert np.array_equal(result[mask], whole[mask])
+    assert info == {"method": engine.method, "opencv": cv2.__version__, "batches": 3}
 
 
 def test_clean_params_applies_defaults_and_converts_strings():

@@ -1,28 +1,39 @@
-"""Tests for restoration.pipeline: validation, composition, seeding, previews and timing."""
+"""Tests for restoration.pipeline: validation, composition, seeds, info, previews and timing."""
 
 import io
+import random
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from restoration import pipeline
-from restoration.engines.base import Engine, EngineError, Param
+from restoration.engines.base import Engine, EngineError, Param, Restored
 
 
 class PaintEngine(Engine):
-    """Paints the whole image with numpy's global generator, reporting three steps."""
+    """Paints the whole image with its own generator, reporting three steps with previews."""
 
     name = "paint"
     version = "1"
     params = {"level": Param(int, 7, minimum=0, maximum=255)}
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.rendered = 0
+
     def restore(self, image, mask, *, seed, params, on_progress):
-        on_progress(0, 3, None)
-        out = np.random.randint(0, 256, image.shape).astype(np.uint8)
+        on_progress(0, 3)
+        out = np.random.default_rng(seed).integers(0, 256, image.shape, dtype=np.uint8)
         for step in (1, 2, 3):
-            on_progress(step, 3, np.full((600, 900, 3), params["level"], np.uint8))
-        return out
+            on_progress(step, 3, preview=lambda: self._render(params["level"]))
+        return Restored(out, {"generator": "numpy default_rng", "seed": seed})
+
+    def _render(self, level: int) -> np.ndarray:
+        self.rendered += 1
+        return np.full((600, 900, 3), level, np.uint8)
 
 
 class GenerativeEngine(PaintEngine):
@@ -31,13 +42,29 @@ class GenerativeEngine(PaintEngine):
 
 class BrokenEngine(PaintEngine):
     def restore(self, image, mask, *, seed, params, on_progress):
-        return image[:, :, 0]
+        return Restored(image[:, :, 0], {})
+
+
+class NoInfoEngine(PaintEngine):
+    def restore(self, image, mask, *, seed, params, on_progress):
+        return np.array(image)
+
+
+class OddInfoEngine(PaintEngine):
+    def restore(self, image, mask, *, seed, params, on_progress):
+        return Restored(np.array(image), {"scheduler": object()})
+
+
+class BadPreviewEngine(PaintEngine):
+    def restore(self, image, mask, *, seed, params, on_progress):
+        on_progress(1, 1, preview=lambda: np.zeros((10, 10), np.float32))
+        return Restored(np.array(image), {})
 
 
 class VandalEngine(PaintEngine):
     def restore(self, image, mask, *, seed, params, on_progress):
         image[0, 0] = 0
-        return image
+        return Restored(image, {})
 
 
 def _image(height: int = 40, width: int = 60) -> np.ndarray:
@@ -99,13 +126,50 @@ def test_run_composes_times_and_counts_steps():
     assert 0 < result.seconds < 5
 
 
-def test_run_seeds_the_global_generators():
+def test_run_passes_the_seed_and_leaves_the_process_wide_generators_alone():
     image, mask = _image(), _mask()
-    first = pipeline.run(PaintEngine(), image, mask, seed=3, params={}).image
+    np.random.seed(123)
+    random.seed(123)
+    numpy_state, python_state = np.random.get_state()[1].copy(), random.getstate()
+    first = pipeline.run(PaintEngine(), image, mask, seed=3, params={})
     again = pipeline.run(PaintEngine(), image, mask, seed=3, params={}).image
     other = pipeline.run(PaintEngine(), image, mask, seed=4, params={}).image
-    assert np.array_equal(first, again)
-    assert not np.array_equal(first, other)
+    assert np.array_equal(first.image, again)
+    assert not np.array_equal(first.image, other)
+    assert np.array_equal(np.random.get_state()[1], numpy_state)
+    assert random.getstate() == python_state
+    assert first.info == {"generator": "numpy default_rng", "seed": 3}
+
+
+def test_concurrent_runs_with_different_seeds_do_not_disturb_each_other():
+    # Embedded jobs run in threads of one process: nothing may depend on shared RNG state.
+    image, mask = _image(), _mask()
+    expected = {
+        seed: pipeline.run(PaintEngine(), image, mask, seed=seed, params={}).image
+        for seed in range(4)
+    }
+    got = {}
+
+    def one(seed):
+        got[seed] = pipeline.run(PaintEngine(), image, mask, seed=seed, params={}).image
+
+    threads = [threading.Thread(target=one, args=(seed,)) for seed in range(4) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(np.array_equal(got[seed], expected[seed]) for seed in expected)
+
+
+def test_pipeline_and_engines_never_seed_process_wide_generators():
+    root = Path(__file__).resolve().parents[2] / "restoration"
+    offenders = [
+        f"{path.relative_to(root)}: {word}"
+        for path in root.rglob("*.py")
+        for word in ("np.random.seed(", "random.seed(", "cv2.setRNGSeed(", "torch.manual_seed(")
+        if word in path.read_text()
+    ]
+    assert offenders == []
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
@@ -119,21 +183,46 @@ def test_run_refuses_bad_params():
         pipeline.run(PaintEngine(), _image(), _mask(), seed=0, params={"level": 300})
 
 
-def test_run_shrinks_previews_and_always_passes_the_last(monkeypatch):
-    monkeypatch.setattr(pipeline, "PREVIEW_INTERVAL", 3600)
+def test_run_renders_a_preview_only_when_the_receiver_asks_for_it():
+    engine = PaintEngine()
     calls = []
-    pipeline.run(
-        PaintEngine(),
-        _image(),
-        _mask(),
-        seed=0,
-        params={},
-        on_progress=lambda step, total, preview: calls.append((step, total, preview)),
-    )
-    assert [(step, total) for step, total, _ in calls] == [(0, 3), (1, 3), (2, 3), (3, 3)]
-    # Step 1 is the first preview; step 2 comes too soon after it; step 3 is the last.
-    shapes = [None if preview is None else preview.shape for _, _, preview in calls]
-    assert shapes == [None, (171, 256, 3), None, (171, 256, 3)]
+
+    def on_progress(step, total, *, preview=None):
+        calls.append((step, total, preview is not None))
+        if step == 2:
+            assert preview().shape == (600, 900, 3)
+
+    pipeline.run(engine, _image(), _mask(), seed=0, params={}, on_progress=on_progress)
+    assert calls == [(0, 3, False), (1, 3, True), (2, 3, True), (3, 3, True)]
+    assert engine.rendered == 1
+    # Nobody watching (the restore command, the bench): nothing is rendered at all.
+    quiet = PaintEngine()
+    pipeline.run(quiet, _image(), _mask(), seed=0, params={})
+    assert quiet.rendered == 0
+
+
+def test_run_refuses_a_preview_that_is_not_an_rgb_image():
+    with pytest.raises(RuntimeError, match="Engine 'paint' rendered a preview of float32"):
+        pipeline.run(
+            BadPreviewEngine(),
+            _image(),
+            _mask(),
+            seed=0,
+            params={},
+            on_progress=lambda step, total, *, preview=None: preview and preview(),
+        )
+
+
+@pytest.mark.parametrize(
+    "engine, message",
+    [
+        (NoInfoEngine(), "returned ndarray instead of Restored"),
+        (OddInfoEngine(), "returned info that is not JSON"),
+    ],
+)
+def test_run_refuses_an_engine_without_json_info(engine, message):
+    with pytest.raises(RuntimeError, match=message):
+        pipeline.run(engine, _image(), _mask(), seed=0, params={})
 
 
 def test_run_colour_correction_changes_only_damaged_pixels():

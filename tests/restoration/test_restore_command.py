@@ -202,3 +202,34 @@ def test_restore_refuses_a_lossy_or_unknown_output_before_running(tmp_path):
                 "restore", str(image), mask=str(mask), engine="telea", out=str(tmp_path / name)
             )
         assert not (tmp_path / name).exists()
+
+
+def test_restore_runs_an_engine_with_weights_from_a_path(files, tmp_path, settings, damage):
+    from tests.restoration import fakes
+
+    fakes.with_test_engines(settings)
+    weights = tmp_path / "fill.bin"
+    weights.write_bytes(bytes([77]) * 16)
+    image, mask, out = files
+
+    printed = restore(
+        image, mask, out, "--checkpoint", str(weights), "--device", "cpu", engine="weights"
+    )
+
+    restored = np.asarray(Image.open(out))
+    assert (restored[damage > 127] == 77).all()
+    assert ", cpu) in" in printed
+    assert 'Engine details: {"device": "cpu", "fill": 77}' in printed
+
+
+def test_restore_refuses_an_engine_that_needs_weights_without_them(files, settings):
+    from tests.restoration import fakes
+
+    fakes.with_test_engines(settings)
+    with pytest.raises(CommandError, match="Engine 'weights' needs a checkpoint"):
+        restore(*files, "--device", "cpu", engine="weights")
+
+
+def test_restore_refuses_an_unknown_device(files):
+    with pytest.raises(CommandError, match="HERITAGE_DEVICE must be auto, cpu or cuda"):
+        restore(*files, "--device", "tpu")

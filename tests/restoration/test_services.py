@@ -8,8 +8,11 @@ from PIL import Image
 
 from heritage import services as heritage_services
 from restoration import progress, services
+from restoration.checkpoints import checkpoint_register
+from restoration.engines import registry
 from restoration.models import Restoration, RestorationJob
 from tests import factories
+from tests.restoration import fakes
 
 Status = RestorationJob.Status
 
@@ -55,10 +58,14 @@ def test_job_run_stores_the_result_with_provenance_and_metrics(curator, motif, s
     services.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
-    assert job.started_at and job.finished_at and job.worker and job.device == "cpu"
+    # The device HERITAGE_DEVICE resolves to in this worker ("auto": cpu without a GPU).
+    assert job.started_at and job.finished_at and job.worker
+    assert job.device == job.result.device == registry.device()
     result = job.result
     assert (result.engine, result.seed, result.params) == ("telea", 5, {"radius": 5})
     assert result.engine_version and result.seconds > 0
+    assert result.info["method"] == "cv2.inpaint INPAINT_TELEA"
+    assert result.checkpoint_sha256 == "" and job.checkpoint is None
 
     original = heritage_services.motif_read_rgb(motif=motif)
     mask = heritage_services.annotation_read_mask(annotation=simulated) > 127
@@ -118,22 +125,12 @@ def test_cancelling_mid_run_stops_the_engine_at_its_next_step(curator, simulated
     assert sent[-1]["type"] == "job.cancelled"
 
 
-def test_a_failing_engine_is_recorded_and_the_job_can_be_retried(curator, simulated, monkeypatch):
+def test_a_failing_engine_is_recorded_and_the_job_can_be_retried(
+    curator, simulated, monkeypatch, settings
+):
     sent = _events(monkeypatch)
-
-    class Broken:
-        version = "0"
-        requires_intact = True
-        name = "telea"
-
-        def clean_params(self, params):
-            return dict(params)
-
-        def restore(self, *args, **kwargs):
-            raise RuntimeError("out of GPU memory")
-
-    monkeypatch.setattr(services.registry, "get", lambda *a, **k: Broken())
-    job = _job(curator, simulated)
+    fakes.with_test_engines(settings)
+    job = _job(curator, simulated, engine="exploding")
     services.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Status.FAILED
@@ -161,3 +158,79 @@ def test_cancelling_a_finished_job_is_refused(curator, simulated):
     services.job_run(job_id=job.pk)
     with pytest.raises(ValidationError, match="already ended"):
         services.job_cancel(job=job, user=curator)
+
+
+@pytest.fixture
+def weights(settings, media, tmp_path):
+    """The test engine that needs weights, with one file of weights registered as default."""
+    fakes.with_test_engines(settings)
+    path = tmp_path / "fill.bin"
+    path.write_bytes(bytes([200]) * 64)
+    return checkpoint_register(location=path, engine="weights", default=True)
+
+
+def test_a_job_runs_with_its_checkpoint_and_records_its_hash_and_info(curator, simulated, weights):
+    job = _job(curator, simulated, engine="weights", checkpoint=weights)
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+    assert job.checkpoint == weights
+    assert job.result.checkpoint_sha256 == weights.sha256
+    # The engine was given a local path to the registered (stored) weights.
+    assert job.result.info == {"fill": 200, "device": registry.device()}
+    with job.result.image.open("rb") as handle:
+        restored = np.asarray(Image.open(handle).convert("RGB"))
+    mask = heritage_services.annotation_read_mask(annotation=simulated) > 127
+    assert (restored[mask] == 200).all()
+
+
+def test_a_job_without_a_checkpoint_takes_the_engines_default(
+    curator, simulated, weights, tmp_path
+):
+    other = tmp_path / "other.bin"
+    other.write_bytes(b"\x01" * 8)
+    checkpoint_register(location=other, engine="weights")
+    job = _job(curator, simulated, engine="weights")
+    assert job.checkpoint == weights
+
+
+def test_job_create_refuses_checkpoints_that_do_not_fit_the_engine(
+    curator, simulated, weights, settings
+):
+    with pytest.raises(ValidationError, match="holds weights of engine 'weights', not 'exemplar'"):
+        _job(curator, simulated, engine="exemplar", checkpoint=weights)
+    weights.engine = "telea"  # as if registered for telea: telea takes none
+    with pytest.raises(ValidationError, match="Engine 'telea' uses no weights"):
+        _job(curator, simulated, engine="telea", checkpoint=weights)
+    assert not RestorationJob.objects.exists()
+
+
+def test_an_engine_that_needs_weights_is_refused_while_none_are_registered(
+    curator, simulated, settings
+):
+    fakes.with_test_engines(settings)
+    with pytest.raises(ValidationError, match="needs trained weights and none are registered"):
+        _job(curator, simulated, engine="weights")
+    assert not RestorationJob.objects.exists()
+
+
+def test_a_retry_runs_with_the_same_checkpoint(curator, simulated, weights):
+    job = _job(curator, simulated, engine="weights", checkpoint=weights)
+    RestorationJob.objects.filter(pk=job.pk).update(status=Status.FAILED)
+    job.refresh_from_db()
+    assert services.job_retry(job=job, user=curator).checkpoint == weights
+
+
+def test_jobs_on_alternating_checkpoints_keep_one_model_loaded(
+    curator, simulated, weights, tmp_path
+):
+    other = tmp_path / "other.bin"
+    other.write_bytes(bytes([10]) * 8)
+    second = checkpoint_register(location=other, engine="weights")
+    fakes.loaded.clear()
+    for checkpoint in (weights, second, weights):
+        job = _job(curator, simulated, engine="weights", checkpoint=checkpoint)
+        services.job_run(job_id=job.pk)
+        assert RestorationJob.objects.get(pk=job.pk).status == Status.SUCCEEDED
+    assert [engine.fill for engine in fakes.loaded] == [200, 10, 200]
+    assert len(registry.registry().loaded()) == 1

@@ -7,9 +7,11 @@ from django.urls import reverse
 
 from heritage.media import restoration_file_url
 from restoration import services
-from restoration.engines.registry import Registry
+from restoration.checkpoints import checkpoint_register
+from restoration.engines.registry import registry
 from restoration.models import RestorationJob
 from tests import factories
+from tests.restoration import fakes
 
 Status = RestorationJob.Status
 
@@ -375,13 +377,13 @@ def test_compare_page_lists_every_engine_with_its_latest_result(curator, curator
 
     assert response.status_code == 200
     rows = {row["engine"]: row for row in response.context["rows"]}
-    assert set(rows) == set(services.registry.names())
+    assert set(rows) == set(registry().names())
     assert rows["telea"]["job"] == newer
     assert rows["telea"]["restoration"] == newer.result
     assert rows["navier_stokes"]["job"] == pending and rows["navier_stokes"]["restoration"] is None
     assert rows["exemplar"]["job"] is None
     html = response.content.decode()
-    for engine in services.registry.names():
+    for engine in registry().names():
         assert f'data-engine="{engine}"' in html
     assert restoration_file_url(newer.result, "preview") in html
     assert f"<th>telea</th><td>{floatformat(newer.result.seconds, 2)}</td>" in html
@@ -414,11 +416,13 @@ def test_compare_post_launches_only_the_missing_engines(
 
 
 def test_compare_post_explains_an_engine_that_cannot_be_loaded(
-    curator, curator_client, simulated, monkeypatch
+    curator, curator_client, simulated, settings
 ):
     # A misconfigured HERITAGE_ENGINES entry: the registry only checks the path's shape.
-    engines = {"telea": "restoration.engines.telea.TeleaEngine", "zz_broken": "nowhere.Engine"}
-    monkeypatch.setattr(services, "registry", Registry(engines))
+    settings.RESTORATION_ENGINES = {
+        "telea": {"BACKEND": "restoration.engines.telea.TeleaEngine"},
+        "zz_broken": {"BACKEND": "nowhere.Engine"},
+    }
 
     response = curator_client.post(_compare_url(simulated), follow=True)
 
@@ -429,12 +433,12 @@ def test_compare_post_explains_an_engine_that_cannot_be_loaded(
 
 
 def test_compare_post_with_nothing_missing_launches_nothing(curator, curator_client, simulated):
-    for engine in services.registry.names():
+    for engine in registry().names():
         _job(curator, simulated, engine)
 
     response = curator_client.post(_compare_url(simulated), follow=True)
 
-    assert RestorationJob.objects.count() == len(services.registry.names())
+    assert RestorationJob.objects.count() == len(registry().names())
     text = [str(message) for message in response.context["messages"]]
     assert any("none missing" in line for line in text), text
 
@@ -468,7 +472,7 @@ def test_motif_page_shows_the_restoration_panel_to_curators(curator, curator_cli
     assert 'id="restorations"' in html
     assert "data-engine-form" in html
     assert _create_url(simulated.motif) in html
-    for engine in services.registry.names():
+    for engine in registry().names():
         assert f'data-engine-params="{engine}"' in html
     assert 'name="param-exemplar-iterations"' in html
     assert 'name="param-telea-radius"' in html
@@ -495,7 +499,7 @@ def test_motif_page_hides_the_restoration_panel_from_experts(curator, expert_cli
     assert 'id="restorations"' not in html
     assert "data-engine-form" not in html
     assert job.get_absolute_url() not in html
-    for engine in services.registry.names():
+    for engine in registry().names():
         assert f'data-engine-params="{engine}"' not in html
 
 
@@ -510,11 +514,11 @@ def test_job_json_state_is_json_serialisable_after_a_run(curator, curator_client
     assert state["step"] == state["total"] > 0
 
 
-def test_motif_page_survives_an_engine_that_cannot_be_loaded(
-    curator_client, simulated, monkeypatch
-):
-    engines = {"telea": "restoration.engines.telea.TeleaEngine", "zz_broken": "nowhere.Engine"}
-    monkeypatch.setattr(services, "registry", Registry(engines))
+def test_motif_page_survives_an_engine_that_cannot_be_loaded(curator_client, simulated, settings):
+    settings.RESTORATION_ENGINES = {
+        "telea": {"BACKEND": "restoration.engines.telea.TeleaEngine"},
+        "zz_broken": {"BACKEND": "nowhere.Engine"},
+    }
 
     response = curator_client.get(simulated.motif.get_absolute_url())
 
@@ -524,3 +528,99 @@ def test_motif_page_survives_an_engine_that_cannot_be_loaded(
         "&#x27;zz_broken&#x27; cannot be loaded" in page or "'zz_broken' cannot be loaded" in page
     )
     assert 'value="telea"' in page and 'value="zz_broken"' not in page
+
+
+# Checkpoints
+
+
+def _weights(settings, tmp_path, name="fill.bin", fill=200, **kwargs):
+    fakes.with_test_engines(settings)
+    path = tmp_path / name
+    path.write_bytes(bytes([fill]) * 32)
+    return checkpoint_register(location=path, engine="weights", **kwargs)
+
+
+def test_the_panel_offers_each_engine_its_checkpoints(
+    curator_client, simulated, settings, tmp_path, media
+):
+    default = _weights(settings, tmp_path, default=True)
+    other = _weights(settings, tmp_path, name="later.bin", fill=3)
+
+    html = curator_client.get(simulated.motif.get_absolute_url()).content.decode()
+
+    fieldset = html.split('data-engine-params="weights"')[1].split("</fieldset>")[0]
+    assert f'<option value="{default.pk}" selected>fill.bin (default) · {default.sha256[:12]}' in (
+        fieldset
+    )
+    assert f'<option value="{other.pk}" >later.bin' in fieldset
+    telea = html.split('data-engine-params="telea"')[1].split("</fieldset>")[0]
+    assert 'name="checkpoint"' not in telea
+
+
+def test_the_panel_says_when_an_engine_has_no_weights_yet(curator_client, simulated, settings):
+    fakes.with_test_engines(settings)
+
+    html = curator_client.get(simulated.motif.get_absolute_url()).content.decode()
+
+    fieldset = html.split('data-engine-params="weights"')[1].split("</fieldset>")[0]
+    assert "needs trained weights and none are registered" in fieldset
+    assert "register_checkpoint PATH --engine weights" in fieldset
+
+
+def test_job_create_runs_with_the_chosen_checkpoint(
+    curator_client, simulated, settings, tmp_path, media
+):
+    _weights(settings, tmp_path, default=True)
+    chosen = _weights(settings, tmp_path, name="later.bin", fill=3)
+
+    response = curator_client.post(
+        _create_url(simulated.motif), {**_form(simulated, "weights"), "checkpoint": chosen.pk}
+    )
+
+    job = RestorationJob.objects.get()
+    assert response.status_code == 302 and job.checkpoint == chosen
+
+
+def test_job_create_refuses_a_checkpoint_of_another_engine(
+    curator_client, simulated, settings, tmp_path, media
+):
+    weights = _weights(settings, tmp_path)
+
+    response = curator_client.post(
+        _create_url(simulated.motif),
+        {**_form(simulated, "exemplar"), "checkpoint": weights.pk},
+        **JSON,
+    )
+
+    assert response.status_code == 400
+    assert "holds weights of engine 'weights', not 'exemplar'" in response.json()["error"]
+    assert not RestorationJob.objects.exists()
+
+
+def test_job_create_refuses_an_engine_without_weights_with_a_clear_message(
+    curator_client, simulated, settings
+):
+    fakes.with_test_engines(settings)
+
+    response = curator_client.post(
+        _create_url(simulated.motif), _form(simulated, "weights"), follow=True
+    )
+
+    text = " ".join(str(message) for message in response.context["messages"])
+    assert "Engine 'weights' needs trained weights and none are registered" in text
+    assert not RestorationJob.objects.exists()
+
+
+def test_provenance_shows_the_checkpoint_the_device_and_the_engine_details(
+    curator, curator_client, simulated, settings, tmp_path, media
+):
+    weights = _weights(settings, tmp_path)
+    job = _ran(curator, simulated, "weights", checkpoint=weights)
+
+    html = curator_client.get(_detail_url(job)).content.decode()
+
+    checkpoint = html.split('id="provenance-checkpoint">')[1].split("</dd>")[0]
+    assert "fill.bin" in checkpoint and weights.sha256 in checkpoint
+    assert f"<dd>{job.result.device}</dd>" in html
+    details = html.split('id="provenance-info">')[1].split("</dd>")[0]
+    assert details == f"device={job.result.device}, fill=200"

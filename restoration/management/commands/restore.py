@@ -1,5 +1,6 @@
 """`manage.py restore IMAGE --mask MASK --engine NAME --out OUT.png`: any engine, no database."""
 
+import json
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from tqdm import tqdm
 from heritage import imaging, masks
 from restoration import pipeline
 from restoration.engines.base import EngineError
-from restoration.engines.registry import Registry
+from restoration.engines.registry import registry, resolve_device
 
 LOSSLESS = (".png", ".tif", ".tiff")
 
@@ -28,13 +29,20 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, required=True)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--steps", type=int, help="denoising steps, for engines that have them")
-        parser.add_argument("--checkpoint", help="weights file for engines that need one")
+        parser.add_argument(
+            "--checkpoint",
+            help="weights (file, folder or Hugging Face id) for engines that need them",
+        )
         parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
         parser.add_argument("--colour-correction", action="store_true")
-        parser.add_argument("--device", default=settings.RESTORATION_DEVICE)
+        parser.add_argument(
+            "--device",
+            default=settings.RESTORATION_DEVICE,
+            help="auto, cpu, cuda or cuda:N (default: HERITAGE_DEVICE)",
+        )
 
     def handle(self, *args, **options) -> None:
-        registry = Registry(settings.RESTORATION_ENGINES)
+        engines = registry()
         out = options["out"] = Path(options["out"])
         if out.suffix.lower() not in LOSSLESS:
             # A lossy file would change the intact pixels the result promises to keep.
@@ -43,7 +51,7 @@ class Command(BaseCommand):
             raise CommandError(f"The folder of {out} does not exist.")
         params = self._params(options["param"])
         try:
-            engine_class = registry.engine_class(options["engine"])
+            engine_class = engines.engine_class(options["engine"])
         except EngineError as exc:
             raise CommandError(str(exc)) from exc
         if options["steps"] is not None:
@@ -62,9 +70,8 @@ class Command(BaseCommand):
         except masks.MaskError as exc:
             raise CommandError(str(exc)) from exc
         try:
-            engine = registry.get(
-                options["engine"], checkpoint=options["checkpoint"], device=options["device"]
-            )
+            device = resolve_device(options["device"])
+            engine = engines.get(options["engine"], checkpoint=options["checkpoint"], device=device)
             with tqdm(desc=options["engine"], unit="step", leave=False) as bar:
 
                 def on_progress(step: int, total: int, preview=None) -> None:
@@ -87,8 +94,10 @@ class Command(BaseCommand):
         seconds = time.perf_counter() - started
         self.stdout.write(
             f"Wrote {options['out']} ({image.shape[1]}x{image.shape[0]}, {options['engine']} "
-            f"{engine.version}, seed {options['seed']}) in {seconds:.2f} s"
+            f"{engine.version}, seed {options['seed']}, {device}) in {seconds:.2f} s"
         )
+        if result.info:
+            self.stdout.write("Engine details: " + json.dumps(result.info, sort_keys=True))
 
     def _params(self, pairs: list[str]) -> dict[str, str]:
         params = {}

@@ -1,0 +1,64 @@
+"""`manage.py register_checkpoint PATH --engine NAME`: register weights brought from elsewhere."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from restoration.checkpoints import checkpoint_register, parse_json_argument
+
+
+class Command(BaseCommand):
+    help = (
+        "Register weights for an engine as a ModelCheckpoint: a local file or folder (hashed, "
+        "then copied into storage), or a Hugging Face model id owner/name (recorded as its "
+        "source; diffusers loads it where the machine is online; nothing is downloaded here)."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("path", help="weights file, model folder, or Hugging Face id")
+        parser.add_argument("--engine", required=True)
+        parser.add_argument("--name", default="", help="default: the file or folder name")
+        parser.add_argument(
+            "--default", action="store_true", help="make it the engine's default checkpoint"
+        )
+        parser.add_argument(
+            "--config", default="", help="architecture config: JSON text or a .json file"
+        )
+        parser.add_argument(
+            "--training-data",
+            default="",
+            help="training data manifest (file hashes and licences): JSON text or a .json file",
+        )
+        parser.add_argument("--notes", default="")
+        parser.add_argument(
+            "--no-copy",
+            action="store_true",
+            help="record a local path as the source instead of copying it into storage",
+        )
+
+    def handle(self, *args, **options) -> None:
+        try:
+            checkpoint = checkpoint_register(
+                location=options["path"],
+                engine=options["engine"],
+                name=options["name"],
+                default=options["default"],
+                copy=not options["no_copy"],
+                config=parse_json_argument(options["config"], "config"),
+                training_data=parse_json_argument(options["training_data"], "training data"),
+                notes=options["notes"],
+            )
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
+        where = (
+            f"source {checkpoint.source}"
+            if checkpoint.source
+            else f"stored as {checkpoint.weights}"
+        )
+        digest = f"sha256 {checkpoint.sha256}" if checkpoint.sha256 else "not hashed (remote id)"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Registered checkpoint #{checkpoint.pk} {checkpoint.name!r} for "
+                f"{checkpoint.engine}{' (default)' if checkpoint.is_default else ''}: {where}, "
+                f"{digest}, {len(checkpoint.files)} file(s), {checkpoint.size} bytes."
+            )
+        )
