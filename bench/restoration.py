@@ -370,11 +370,19 @@ def plot(
 def main() -> None:
     root = Path(__file__).resolve().parent.parent
     names = registry().names()
+    # Engines that need weights are measured with a checkpoint, by their own benchmarks.
+    weightless = [name for name in names if not registry().engine_class(name).needs_weights]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=root.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=root / "docs" / "benchmarks.md")
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--engines", nargs="+", choices=names, default=names)
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        choices=weightless,
+        default=weightless,
+        help="default: every engine of settings.RESTORATION_ENGINES that needs no weights",
+    )
     parser.add_argument("--images", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3, help="timed restores per image")
     args = parser.parse_args()
