@@ -157,10 +157,14 @@ def review_skip(request: HttpRequest, pk: int, token: str) -> HttpResponse:
 def review_image(request: HttpRequest, token: str, kind: str, ext: str) -> FileResponse:
     """The image bytes under a blind name, so no media path (it holds job ids) reaches experts.
 
-    404 to anyone but the item's experts and curators (a file URL sends nobody to sign in).
+    404 to anyone but curators and the item's experts while the campaign is open (a file URL
+    sends nobody to sign in).
     """
     item = selectors.review_item_for_image(token=token, user=request.user)
     if item is None:
+        raise Http404("No such image.")
+    # Experts see a campaign's images while it is open; curators always.
+    if item.campaign.status != ReviewCampaign.Status.OPEN and not request.user.is_curator:
         raise Http404("No such image.")
     file = _image_file(item.campaign, item, kind)
     if not file or PurePosixPath(file.name).suffix.lstrip(".").lower() != ext:

@@ -422,6 +422,15 @@ def test_an_expert_fetches_only_what_their_campaign_shows_and_blind(
     for url in own | others:
         assert _refused(client.get(url)), url
 
+    # Once the campaign is closed, its expert sees nothing more of it; curators still do.
+    review_services.campaign_close(campaign=content["campaign"], user=curator)
+    client.force_login(expert)
+    for url in own:
+        assert _refused(client.get(url)), url
+    client.force_login(curator)
+    for url in own:
+        assert client.get(url).status_code == 200, url
+
 
 # Serving through a proxy or object storage
 
