@@ -151,6 +151,7 @@ def checkpoint_register(
     copy=False, which records the path as `source`), or a Hugging Face model id "owner/name"
     (recorded as `source`, not hashed: the product never downloads weights). default=True
     makes it the engine's default checkpoint (the previous default stops being one).
+    config: the architecture; when not given, a folder's top-level config.json is read.
     Raises ValidationError for an unknown engine, an engine that takes no weights, a missing
     path, an empty folder or a name already used for this engine.
     """
@@ -181,6 +182,8 @@ def checkpoint_register(
         else:
             raise ValidationError(f"{path} is neither a file nor a folder.")
         name = name or path.name
+        if config is None and (path / "config.json").is_file():
+            config = parse_json_argument(str(path / "config.json"), "config.json")
     elif looks_like_hf_id(text):
         fields.update(source=text, is_folder=True)
         name = name or text

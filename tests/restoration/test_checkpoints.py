@@ -265,3 +265,43 @@ def test_the_admin_lists_checkpoints(admin_client):
         admin_client.get(f"/admin/restoration/modelcheckpoint/{checkpoint.pk}/change/").status_code
         == 200
     )
+
+
+def test_a_folders_config_json_is_its_architecture_unless_one_is_given(tmp_path, curator):
+    folder = tmp_path / "trained"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"w" * 10)
+    (folder / "config.json").write_text('{"channels": [32, 64], "attention": 16}')
+
+    call_command(
+        "register_checkpoint",
+        str(folder),
+        "--engine",
+        "weights",
+        "--steps",
+        "1200",
+        "--losses",
+        '{"mse": [0.3, 0.1]}',
+        "--metrics",
+        '{"psnr": 27.1}',
+        "--trained-by",
+        curator.username,
+    )
+    given = checkpoint_register(
+        location=folder, engine="weights", name="other", config={"channels": [8]}
+    )
+
+    checkpoint = ModelCheckpoint.objects.get(name="trained")
+    assert checkpoint.config == {"channels": [32, 64], "attention": 16}
+    assert (checkpoint.steps, checkpoint.losses, checkpoint.metrics) == (
+        1200,
+        {"mse": [0.3, 0.1]},
+        {"psnr": 27.1},
+    )
+    assert checkpoint.trained_by == curator
+    assert given.config == {"channels": [8]}
+
+
+def test_register_checkpoint_refuses_an_unknown_trainer():
+    with pytest.raises(CommandError, match="--trained-by: no user named 'ghost'"):
+        call_command("register_checkpoint", "org/m", "--engine", "weights", "--trained-by", "ghost")

@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from heritage.models import User
 from restoration.checkpoints import checkpoint_register, parse_json_argument
 
 
@@ -21,13 +22,20 @@ class Command(BaseCommand):
             "--default", action="store_true", help="make it the engine's default checkpoint"
         )
         parser.add_argument(
-            "--config", default="", help="architecture config: JSON text or a .json file"
+            "--config",
+            default=None,
+            help="architecture config: JSON text or a .json file (default: the folder's "
+            "config.json, if any)",
         )
         parser.add_argument(
             "--training-data",
             default="",
             help="training data manifest (file hashes and licences): JSON text or a .json file",
         )
+        parser.add_argument("--steps", type=int, help="training steps the weights had")
+        parser.add_argument("--losses", default="", help="training losses: JSON text or file")
+        parser.add_argument("--metrics", default="", help="metrics at save time: JSON text or file")
+        parser.add_argument("--trained-by", default="", help="username of who trained them")
         parser.add_argument("--notes", default="")
         parser.add_argument(
             "--no-copy",
@@ -36,6 +44,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        trained_by = None
+        if options["trained_by"]:
+            trained_by = User.objects.filter(username=options["trained_by"]).first()
+            if trained_by is None:
+                raise CommandError(f"--trained-by: no user named {options['trained_by']!r}")
+        if options["steps"] is not None and options["steps"] < 0:
+            raise CommandError(f"--steps must be 0 or more, got {options['steps']}")
         try:
             checkpoint = checkpoint_register(
                 location=options["path"],
@@ -43,8 +58,16 @@ class Command(BaseCommand):
                 name=options["name"],
                 default=options["default"],
                 copy=not options["no_copy"],
-                config=parse_json_argument(options["config"], "config"),
+                config=(
+                    None
+                    if options["config"] is None
+                    else parse_json_argument(options["config"], "config")
+                ),
                 training_data=parse_json_argument(options["training_data"], "training data"),
+                steps=options["steps"],
+                losses=parse_json_argument(options["losses"], "losses"),
+                metrics=parse_json_argument(options["metrics"], "metrics"),
+                trained_by=trained_by,
                 notes=options["notes"],
             )
         except ValidationError as exc:
