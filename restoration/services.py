@@ -48,9 +48,10 @@ def job_create(
 ) -> RestorationJob:
     """Save a job and queue it once the transaction commits.
 
-    checkpoint: weights of `engine` to run with; None takes the engine's default checkpoint
-    when it has one. With queue=False the job stays pending for the caller to run in-process
-    with job_run (commands that make demo content run the fast engines so).
+    checkpoint: weights of `engine` to run with; None takes, for an engine that needs weights,
+    its default checkpoint, else its newest. With queue=False the job stays pending for the
+    caller to run in-process with job_run (commands that make demo content run the fast
+    engines so).
 
     Raises PermissionDenied for non-curators and ValidationError for an unknown engine, bad
     parameters, a seed out of range, a checkpoint of another engine or for an engine that
