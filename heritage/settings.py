@@ -361,9 +361,10 @@ HERITAGE_THUMBNAIL_SIZE = _positive_int("HERITAGE_THUMBNAIL_SIZE", 360)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 # Uploaded files above this size stream to temporary files on disk, never into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Django's two handlers, naming each file safely first (a 1000-character name is kept truncated).
 FILE_UPLOAD_HANDLERS = [
-    "django.core.files.uploadhandler.MemoryFileUploadHandler",
-    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+    "heritage.uploads.SafeNameMemoryFileUploadHandler",
+    "heritage.uploads.SafeNameTemporaryFileUploadHandler",
 ]
 # Request bodies over these sizes are refused with 413 before they are read (heritage.limits):
 # visitors without a session cookie or Authorization header only send votes and log-in forms.

@@ -380,6 +380,23 @@ def test_a_thousand_character_file_name_is_stored_truncated(curator_client):
     )
 
 
+@pytest.mark.parametrize("name", ["mural." + "b" * 1000, "c" * 1000 + ".tiff", "d" * 1000])
+def test_long_names_of_large_uploads_streamed_to_disk_are_truncated(curator_client, settings, name):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100  # this upload goes to a temporary file
+    body, content_type = _multipart(
+        {"title": "Large upload", "new_site": "Cave 4"}, "image", name, factories.png_bytes(seed=33)
+    )
+
+    response = curator_client.post(
+        reverse("heritage:motif_upload"), body, content_type=content_type
+    )
+
+    assert response.status_code == 302, response.content[:300]
+    stored = Motif.objects.get(title="Large upload").original_filename
+    assert len(stored) <= 255 and stored[0] == name[0]
+    assert stored.endswith(".tiff") == name.endswith(".tiff")
+
+
 def test_a_file_name_beyond_the_header_limit_gets_a_clear_400(curator_client, motif):
     name = "b" * 9000 + ".png"
     mask = factories.mask_png_bytes(factories.block_mask(motif))
