@@ -172,14 +172,19 @@ def sweep(model: type[Model], *, policy: Policy, send: Send, publish: Publish) -
 def _recover_running(model, policy: Policy, send: Send, publish: Publish, result) -> None:
     now = timezone.now()
     silent_since = now - timedelta(seconds=policy.heartbeat_timeout)
-    overdue_since = now - timedelta(seconds=policy.time_limit + policy.heartbeat_timeout)
+    time_limit = timedelta(seconds=policy.time_limit)
+    grace = timedelta(seconds=policy.heartbeat_timeout)
     rows = model.objects.filter(status=model.Status.RUNNING).values(
         "pk", "attempts", "worker", "heartbeat_at", "started_at", "cancel_requested", "total"
     )
     for row in rows:
         silent = row["heartbeat_at"] is None or row["heartbeat_at"] < silent_since
         gone = _process_gone(row["worker"])
-        overdue = row["started_at"] is not None and row["started_at"] < overdue_since
+        # Past its time limit (a live worker gets the heartbeat timeout to stop it itself): a
+        # job that outran it is failed, not run again for as long.
+        overdue = row["started_at"] is not None and row["started_at"] < now - time_limit - (
+            timedelta(0) if silent or gone else grace
+        )
         if not (silent or gone or overdue):
             continue
         # The decision holds only if nothing moved since it was read.

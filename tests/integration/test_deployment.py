@@ -7,18 +7,10 @@ channels_redis; the result is stored. Runs when HERITAGE_DEPLOYMENT_TEST names a
 """
 
 import asyncio
-import http.cookiejar
 import json
 import os
-import re
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.parse
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,79 +19,17 @@ from django.db import connection
 from heritage import services as heritage_services
 from restoration.models import RestorationJob
 from tests import factories
+from tests.integration.support import Browser as _Browser
+from tests.integration.support import free_port as _free_port
+from tests.integration.support import process as _process
+from tests.integration.support import wait_for_port as _wait_for_port
 
 REDIS_URL = os.environ.get("HERITAGE_DEPLOYMENT_TEST", "")
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.skipif(not REDIS_URL, reason="set HERITAGE_DEPLOYMENT_TEST=redis://... to run"),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def _process(args: list[str], env: dict, log: Path):
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            yield process
-        finally:
-            # The worker forks children: stop the whole process group.
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def _wait_for_port(port: int, process, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited early:\n{log.read_text()[-3000:]}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    pytest.fail(f"server did not listen on {port}:\n{log.read_text()[-3000:]}")
-
-
-class _Browser:
-    """Just enough of a browser: cookies, CSRF token, form posts, JSON answers."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
-
-    def cookie(self, name: str) -> str:
-        return next(c.value for c in self.cookies if c.name == name)
-
-    def sign_in(self, username: str, password: str) -> None:
-        page = self.opener.open(f"{self.base}/accounts/login/").read().decode()
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        self.post("/accounts/login/", {"username": username, "password": password}, token)
-        assert self.cookie("sessionid")
-
-    def post(self, path: str, fields: dict, token: str | None = None, json_answer=False):
-        data = urllib.parse.urlencode(
-            {**fields, "csrfmiddlewaretoken": token or self.cookie("csrftoken")}
-        ).encode()
-        request = urllib.request.Request(f"{self.base}{path}", data=data)
-        request.add_header("Referer", f"{self.base}{path}")
-        if json_answer:
-            request.add_header("Accept", "application/json")
-        response = self.opener.open(request)
-        return response.status, response.read()
 
 
 async def _collect(url: str, headers: dict, start_worker, timeout: float = 180) -> list[dict]:

@@ -270,6 +270,22 @@ def test_a_job_past_its_time_limit_fails_even_if_its_heartbeat_goes_on(
     assert events[-1]["type"] == "job.failed"
 
 
+def test_a_dead_job_that_had_outrun_its_time_limit_fails_instead_of_running_again(
+    curator, simulated, broker, events, policy
+):
+    # Celery's hard limit killed the child of a job the soft limit could not stop.
+    policy.RESTORATION_TIME_LIMIT = 100
+    job = _running(
+        _job(curator, simulated, queue=False),
+        worker=f"{socket.gethostname()}:{_dead_pid()}",
+        started_ago=101,
+    )
+    services.job_sweep()
+    job.refresh_from_db()
+    assert job.status == Status.FAILED and "time limit (100 s)" in job.error
+    assert broker.sent == []
+
+
 def test_a_sweep_decided_on_an_old_heartbeat_does_not_touch_a_job_that_beat_since(
     curator, simulated, broker, events, policy, monkeypatch
 ):
