@@ -230,11 +230,14 @@ class _Outcome(NamedTuple):
 def _execute(job: RestorationJob) -> _Outcome:
     """Run the job's engine (loaded once per worker, see the registry) on its motif and mask.
 
-    Resolves HERITAGE_DEVICE here, in the worker, and records the device on the job.
+    Resolves HERITAGE_DEVICE here, in the worker, for engines with weights (models), and
+    records the device on the job; engines without weights (OpenCV, numpy) run on the CPU,
+    which is what their provenance says, and never make the worker import torch.
     """
     image = motif_read_rgb(motif=job.motif)
     mask = annotation_read_mask(annotation=job.annotation) > 127
-    device = registry.device()
+    uses_model = registry.registry().engine_class(job.engine).needs_weights
+    device = registry.device() if uses_model else "cpu"
     RestorationJob.objects.filter(pk=job.pk).update(device=device)
     reporter = progress.Reporter(
         job.pk,

@@ -162,7 +162,8 @@ class Engine(ABC):
         options: the engine's "OPTIONS" from settings.RESTORATION_ENGINES (model directory,
         dtype, scheduler...). checkpoint: a local file or folder path, or a Hugging Face model
         id (see `restoration.checkpoints.local_path`). device: a resolved device, "cpu" or
-        "cuda"/"cuda:N". Raises EngineError when weights are needed and no checkpoint is given.
+        "cuda"/"cuda:N" (jobs give engines without weights "cpu"). Raises EngineError when
+        weights are needed and no checkpoint is given.
         """
         if self.needs_weights and not checkpoint:
             raise EngineError(f"Engine {self.name!r} needs a checkpoint")

@@ -10,6 +10,7 @@ from heritage import services as heritage_services
 from restoration import progress, services
 from restoration.checkpoints import checkpoint_register
 from restoration.engines import registry
+from restoration.engines.base import EngineError
 from restoration.models import Restoration, RestorationJob
 from tests import factories
 from tests.restoration import fakes
@@ -58,9 +59,9 @@ def test_job_run_stores_the_result_with_provenance_and_metrics(curator, motif, s
     services.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
-    # The device HERITAGE_DEVICE resolves to in this worker ("auto": cpu without a GPU).
+    # OpenCV runs on the CPU whatever HERITAGE_DEVICE says.
     assert job.started_at and job.finished_at and job.worker
-    assert job.device == job.result.device == registry.device()
+    assert job.device == job.result.device == "cpu"
     result = job.result
     assert (result.engine, result.seed, result.params) == ("telea", 5, {"radius": 5})
     assert result.engine_version and result.seconds > 0
@@ -176,6 +177,8 @@ def test_a_job_runs_with_its_checkpoint_and_records_its_hash_and_info(curator, s
     assert job.status == Status.SUCCEEDED, job.error
     assert job.checkpoint == weights
     assert job.result.checkpoint_sha256 == weights.sha256
+    # A model runs where HERITAGE_DEVICE resolves to in this worker ("auto": cpu without a GPU).
+    assert job.device == job.result.device == registry.device()
     # The engine was given a local path to the registered (stored) weights.
     assert job.result.info == {"fill": 200, "device": registry.device()}
     with job.result.image.open("rb") as handle:
@@ -234,3 +237,26 @@ def test_jobs_on_alternating_checkpoints_keep_one_model_loaded(
         assert RestorationJob.objects.get(pk=job.pk).status == Status.SUCCEEDED
     assert [engine.fill for engine in fakes.loaded] == [200, 10, 200]
     assert len(registry.registry().loaded()) == 1
+
+
+def test_a_classical_job_runs_on_the_cpu_without_resolving_the_device(curator, simulated, settings):
+    settings.RESTORATION_DEVICE = "cuda"  # would fail to resolve on a machine without a GPU
+    job = _job(curator, simulated)
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.device) == (Status.SUCCEEDED, "cpu")
+
+
+def test_a_model_job_on_a_device_the_worker_lacks_fails_clearly(
+    curator, simulated, weights, settings, monkeypatch
+):
+    def no_gpu(value):
+        raise EngineError(f"HERITAGE_DEVICE={value} but this worker sees no such CUDA device")
+
+    monkeypatch.setattr(registry, "resolve_device", no_gpu)
+    settings.RESTORATION_DEVICE = "cuda"
+    job = _job(curator, simulated, engine="weights")
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert job.error == "HERITAGE_DEVICE=cuda but this worker sees no such CUDA device"
