@@ -1,0 +1,226 @@
+"""Seed 000's prior-guided diffusion inpainting: structure + texture priors, gated by timestep.
+
+The network (restoration.learned.unet) is a pixel-space U-Net from diffusers' blocks that
+predicts the clean image from the noisy one, the damaged image, its mask and the two priors
+(restoration.priors); a DDIM or DPM-Solver++ sampler denoises in `steps` steps and the intact
+pixels are re-imposed after every step. Large images are restored window by window around the
+damage at the checkpoint's working size, windows overlapping and blended with feathered weights,
+so the cost follows the damaged area and intact pixels are never downscaled.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from restoration.engines.base import Engine, EngineError, Param, ProgressCallback, Restored
+
+DEFAULT_WINDOW = 256
+OVERLAP = 64
+
+
+def windows(mask: np.ndarray, size: int, overlap: int | None = None) -> list[tuple[int, int]]:
+    """Top-left corners of size x size windows that together cover every damaged pixel.
+
+    The windows tile the damage's bounding box with the given overlap (clamped inside the
+    image) and only those holding damage are kept, so a small damaged area in a huge image
+    costs what that area costs. mask: (H, W) bool; the image is at least size x size.
+    """
+    height, width = mask.shape
+    overlap = min(OVERLAP, size // 4) if overlap is None else overlap
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    stride = size - overlap
+
+    def starts(first: int, last: int, extent: int) -> list[int]:
+        span = last - first + 1
+        count = max(1, math.ceil(max(span - size, 0) / stride) + 1)
+        centre = (first + last + 1) / 2
+        begin = round(centre - (size + (count - 1) * stride) / 2)
+        return sorted({min(max(begin + i * stride, 0), extent - size) for i in range(count)})
+
+    found = []
+    for y in starts(int(rows[0]), int(rows[-1]), height):
+        for x in starts(int(cols[0]), int(cols[-1]), width):
+            if mask[y : y + size, x : x + size].any():
+                found.append((y, x))
+    return found
+
+
+def feather(size: int, overlap: int | None = None) -> np.ndarray:
+    """(size, size) blending weights: 1 inside, ramping down to a small floor at the edges."""
+    overlap = min(OVERLAP, size // 4) if overlap is None else overlap
+    ramp = np.minimum(np.arange(size) + 1, np.arange(size)[::-1] + 1) / max(overlap, 1)
+    ramp = np.clip(ramp, 0.02, 1.0).astype(np.float32)
+    return np.outer(ramp, ramp)
+
+
+class PriorDiffusionEngine(Engine):
+    """Diffusion inpainting guided by structure and texture priors (seed 000), learned weights."""
+
+    name = "prior_diffusion"
+    version = "1"
+    needs_weights = True
+    params = {
+        "steps": Param(int, 20, minimum=1, maximum=200, help="Denoising steps"),
+        "scheduler": Param(
+            str, "ddim", choices=("ddim", "dpm++"), help="Sampler: DDIM or DPM-Solver++ (2M)"
+        ),
+    }
+
+    def __init__(self, *, options=None, checkpoint=None, device="cpu") -> None:
+        super().__init__(options=options, checkpoint=checkpoint, device=device)
+        import torch
+
+        from restoration.learned import checkpoint as checkpoints
+
+        dtype_name = str(self.options.get("dtype", "auto"))
+        if dtype_name == "auto":
+            dtype_name = "float16" if str(device).startswith("cuda") else "float32"
+        if dtype_name not in ("float16", "float32", "bfloat16"):
+            raise EngineError("prior_diffusion: dtype must be auto, float16, float32 or bfloat16")
+        self.dtype = getattr(torch, dtype_name)
+        if not Path(str(checkpoint)).exists():
+            raise EngineError(f"prior_diffusion: checkpoint {checkpoint} does not exist")
+        try:
+            self.model, self.config = checkpoints.load_model(
+                checkpoint, engine=self.name, device=device, dtype=self.dtype
+            )
+        except checkpoints.CheckpointError as exc:
+            raise EngineError(str(exc)) from exc
+        self.window = int(self.options.get("window", DEFAULT_WINDOW))
+        multiple = self.model.config.multiple
+        if self.window % multiple:
+            raise EngineError(f"prior_diffusion: window must be a multiple of {multiple}")
+        self.batch = max(1, int(self.options.get("batch", 1 if device == "cpu" else 8)))
+
+    def close(self) -> None:
+        import torch
+
+        self.model = None
+        if str(self.device).startswith("cuda"):
+            torch.cuda.empty_cache()
+
+    def restore(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        *,
+        seed: int,
+        params: dict[str, Any],
+        on_progress: ProgressCallback,
+    ) -> Restored:
+        """Restore window by window; progress once per denoising step of each batch of windows.
+
+        mask: (H, W) bool, or uint8 0-255 / float 0-1 damage strength (fading, seed 002).
+        The preview is the whole image with every window's current clean-image estimate.
+        """
+        import diffusers
+        import torch
+
+        from restoration.learned import data, sampling
+
+        strength = _strength(mask)
+        damaged = strength > 0
+        height, width = damaged.shape
+        size = self.window
+        # A small image is padded (reflecting its intact pixels, which stay intact) up to one
+        # window; padding is cut off again at the end.
+        pad_h, pad_w = max(0, size - height), max(0, size - width)
+        multiple = self.model.config.multiple
+        if pad_h or pad_w:
+            pad_h += (-(height + pad_h)) % multiple
+            pad_w += (-(width + pad_w)) % multiple
+        work = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+        work_strength = np.pad(strength, ((0, pad_h), (0, pad_w)), mode="reflect")
+        size = min(size, work.shape[0], work.shape[1])
+        size -= size % multiple
+        corners = windows(work_strength > 0, size)
+        batches = [corners[i : i + self.batch] for i in range(0, len(corners), self.batch)]
+        steps, scheduler = int(params["steps"]), str(params["scheduler"])
+        total = len(batches) * steps
+
+        weight = feather(size)
+        accumulated = np.zeros(work.shape, np.float32)
+        weights = np.zeros(work.shape[:2], np.float32)
+        estimates: dict[tuple[int, int], np.ndarray] = {}
+        generator = torch.Generator(self.device).manual_seed(int(seed))
+        output = np.array(work, copy=True)
+
+        def render() -> np.ndarray:
+            canvas = accumulated.copy()
+            norm = weights.copy()
+            for (y, x), estimate in estimates.items():
+                canvas[y : y + size, x : x + size] += estimate * weight[..., None]
+                norm[y : y + size, x : x + size] += weight
+            filled = canvas / np.maximum(norm, 1e-6)[..., None]
+            preview = np.array(output, copy=True)
+            region = (work_strength > 0) & (norm > 0)
+            preview[region] = np.clip(filled[region], 0, 255).astype(np.uint8)
+            return preview[:height, :width]
+
+        on_progress(0, total)
+        for index, batch in enumerate(batches):
+            inputs = [
+                data.model_inputs(
+                    work[y : y + size, x : x + size], work_strength[y : y + size, x : x + size]
+                )
+                for y, x in batch
+            ]
+            known, strength_t, structure, texture = (
+                sampling.to_tensor(np.stack(part), self.device, self.dtype)
+                for part in zip(*inputs, strict=True)
+            )
+
+            def on_step(step, _total, estimate, index=index, batch=batch):
+                def preview():
+                    current = estimate()
+                    for (y, x), tile in zip(batch, current, strict=True):
+                        estimates[(y, x)] = sampling.to_uint8(tile).astype(np.float32)
+                    return render()
+
+                on_progress(index * steps + step, total, preview=preview)
+
+            restored = sampling.inpaint(
+                self.model,
+                known=known,
+                mask=strength_t,
+                structure=structure,
+                texture=texture,
+                steps=steps,
+                scheduler=scheduler,
+                generator=generator,
+                on_step=on_step,
+            )
+            for (y, x), tile in zip(batch, restored, strict=True):
+                estimates.pop((y, x), None)
+                accumulated[y : y + size, x : x + size] += (
+                    sampling.to_uint8(tile).astype(np.float32) * weight[..., None]
+                )
+                weights[y : y + size, x : x + size] += weight
+        filled = accumulated / np.maximum(weights, 1e-6)[..., None]
+        region = work_strength > 0
+        output[region] = np.clip(np.rint(filled[region]), 0, 255).astype(np.uint8)
+        info = {
+            "scheduler": scheduler,
+            "steps": steps,
+            "window": size,
+            "windows": len(corners),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "architecture": self.config.get("architecture", {}),
+            "trained_steps": self.config.get("training", {}).get("steps"),
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+        }
+        return Restored(output[:height, :width], info)
+
+
+def _strength(mask: np.ndarray) -> np.ndarray:
+    if mask.dtype == bool:
+        return mask.astype(np.float32)
+    if np.issubdtype(mask.dtype, np.integer):
+        return mask.astype(np.float32) / 255.0
+    return np.clip(mask.astype(np.float32), 0.0, 1.0)

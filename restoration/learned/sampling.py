@@ -1,0 +1,101 @@
+"""Denoising loop of the prior-guided inpainter with diffusers schedulers.
+
+The network predicts the clean image (prediction_type "sample"). DDPM defines the forward process
+used in training; DDIM or DPM-Solver++ sample in a configurable number of steps. After every step
+the intact region is re-imposed (noised to the next step's level, as in RePaint), so what the
+network sees outside the damage is always the evidence. The caller gets the clean-image estimate
+of every step through a callback, to preview it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+SCHEDULERS = ("ddim", "dpm++")
+
+
+def training_scheduler(num_train_timesteps: int = 1000):
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(
+        num_train_timesteps=num_train_timesteps,
+        beta_schedule="squaredcos_cap_v2",
+        prediction_type="sample",
+        clip_sample=True,
+    )
+
+
+def sampling_scheduler(name: str, num_train_timesteps: int = 1000):
+    """A sampler sharing the training noise schedule: "ddim" or "dpm++" (DPM-Solver++ 2M)."""
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
+    config = training_scheduler(num_train_timesteps).config
+    if name == "ddim":
+        return DDIMScheduler.from_config(config, clip_sample=True, set_alpha_to_one=True)
+    if name == "dpm++":
+        return DPMSolverMultistepScheduler.from_config(
+            config, algorithm_type="dpmsolver++", solver_order=2, thresholding=False
+        )
+    raise ValueError(f"Unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
+
+
+def to_tensor(array: np.ndarray, device, dtype) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device=device, dtype=dtype)
+
+
+@torch.inference_mode()
+def inpaint(
+    model,
+    *,
+    known: torch.Tensor,
+    mask: torch.Tensor,
+    structure: torch.Tensor,
+    texture: torch.Tensor,
+    steps: int,
+    scheduler: str,
+    generator: torch.Generator,
+    on_step: Callable[[int, int, Callable[[], torch.Tensor]], None] | None = None,
+) -> torch.Tensor:
+    """Restore a batch: returns the clean estimate (B, 3, H, W) in [-1, 1], intact pixels kept.
+
+    known: observed image in [-1, 1] attenuated by the damage; mask: damage strength (B, 1, H, W).
+    on_step(step, total, estimate): called after each step, estimate() gives the current
+    clean-image prediction composited with the intact pixels (computed only when called).
+    """
+    sampler = sampling_scheduler(scheduler, model.config.num_train_timesteps)
+    sampler.set_timesteps(steps, device=known.device)
+    intact = (mask <= 0).to(known.dtype)
+    x = torch.randn(known.shape, generator=generator, device=known.device, dtype=known.dtype)
+    x = x * sampler.init_noise_sigma
+    timesteps = sampler.timesteps
+    total = len(timesteps)
+    for i, t in enumerate(timesteps):
+        batch_t = t.reshape(1).expand(known.shape[0]).to(known.device)
+        predicted = model(x, known, mask, structure, texture, batch_t).clamp(-1, 1)
+        x = sampler.step(predicted, t, x, generator=generator).prev_sample
+        if i + 1 < total:
+            # Re-impose the evidence at the next step's noise level.
+            noise = torch.randn(
+                known.shape, generator=generator, device=known.device, dtype=known.dtype
+            )
+            evidence = sampler.add_noise(known, noise, timesteps[i + 1].reshape(1))
+            x = intact * evidence + (1 - intact) * x
+        else:
+            x = intact * known + (1 - intact) * x.clamp(-1, 1)
+        if on_step is not None:
+            current = predicted
+
+            def estimate(current=current):
+                return intact * known + (1 - intact) * current
+
+            on_step(i + 1, total, estimate)
+    return x
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
+    array = ((image.float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
+    return array.transpose(1, 2, 0)

@@ -1,0 +1,265 @@
+"""Training loop of the prior-guided diffusion inpainter (used by `manage.py train_engine`).
+
+Deterministic on the CPU for a seed: the data comes from one numpy Generator, timesteps and
+noise from one torch.Generator, and nothing touches process-wide random state. Writes a
+checkpoint folder (restoration.learned.checkpoint) every `save_every` steps and at the end,
+with EMA weights, and a sample grid (damaged | restored | truth) every `sample_every` steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from restoration.learned import checkpoint, data
+
+ENGINE = "prior_diffusion"
+
+
+@dataclass
+class TrainOptions:
+    data: list[str]
+    out: str
+    masks: str | None = None
+    size: int = 128
+    steps: int = 1000
+    batch: int = 8
+    lr: float = 2e-4
+    device: str = "cpu"
+    resume: str | None = None
+    seed: int = 0
+    sample_every: int = 250
+    save_every: int = 250
+    sample_steps: int = 10
+    ema_decay: float = 0.999
+    redistributable_only: bool = False
+    generated: int = 0
+    longest: int = 512
+    max_minutes: float | None = None
+    architecture: dict = field(default_factory=dict)
+    threads: int | None = None
+
+
+def _ema_update(ema, model, decay: float) -> None:
+    import torch
+
+    with torch.no_grad():
+        for target, source in zip(ema.parameters(), model.parameters(), strict=True):
+            target.lerp_(source, 1 - decay)
+        for target, source in zip(ema.buffers(), model.buffers(), strict=True):
+            target.copy_(source)
+
+
+def _tensors(batch: data.Batch, device):
+    import torch
+
+    return {
+        key: torch.from_numpy(getattr(batch, key)).to(device)
+        for key in ("clean", "known", "mask", "structure", "texture")
+    }
+
+
+def loss_fn(predicted, clean, mask):
+    """MSE of the clean-image prediction, mostly over the damage (known pixels are given)."""
+    weight = 0.1 + 0.9 * (mask > 0).float()
+    return ((predicted - clean) ** 2 * weight).sum() / (weight.sum() * clean.shape[1])
+
+
+def sample_grid(model, batch: data.Batch, *, steps: int, seed: int, device) -> np.ndarray:
+    """(rows * S, 3 * S, 3) uint8: damaged input | restoration | truth for each row."""
+    import torch
+
+    from restoration.learned import sampling
+
+    tensors = _tensors(batch, device)
+    generator = torch.Generator(device).manual_seed(seed)
+    restored = sampling.inpaint(
+        model,
+        known=tensors["known"],
+        mask=tensors["mask"],
+        structure=tensors["structure"],
+        texture=tensors["texture"],
+        steps=steps,
+        scheduler="ddim",
+        generator=generator,
+    )
+    rows = []
+    for i in range(restored.shape[0]):
+        rows.append(
+            np.concatenate(
+                [
+                    sampling.to_uint8(tensors["known"][i]),
+                    sampling.to_uint8(restored[i]),
+                    sampling.to_uint8(tensors["clean"][i]),
+                ],
+                axis=1,
+            )
+        )
+    return np.concatenate(rows, axis=0)
+
+
+def train(
+    options: TrainOptions,
+    *,
+    on_step: Callable[[int, int, float], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train and write the checkpoint folder; returns its config (also in config.json).
+
+    on_step(step, total, loss) after every optimisation step (raise to stop: the last saved
+    checkpoint stays). Raises ValueError for bad data folders or options.
+    """
+    import torch
+    from PIL import Image
+
+    from restoration.learned import sampling
+    from restoration.learned.unet import PriorGuidedUNet, UNetConfig
+
+    if options.threads:
+        import cv2
+
+        torch.set_num_threads(options.threads)
+        cv2.setNumThreads(options.threads)
+    device = torch.device(options.device)
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir(exist_ok=True)
+
+    sources: list[data.Source] = []
+    for folder in options.data:
+        sources += data.load_folder(
+            folder, longest=options.longest, redistributable_only=options.redistributable_only
+        )
+    if options.generated:
+        sources += data.generated_sources(options.generated)
+    mask_files = data.load_mask_folder(options.masks) if options.masks else None
+    manifest = [source.manifest_entry() for source in sources]
+    log(f"{len(sources)} training images, {len(mask_files or [])} mask files")
+
+    config = UNetConfig.from_dict(options.architecture)
+    if options.size % config.multiple:
+        raise ValueError(f"--size must be a multiple of {config.multiple}, got {options.size}")
+    # Initial weights from the seed. Layer constructors draw from torch's global generator;
+    # fork_rng restores it afterwards, and nothing else in the product draws from it.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(options.seed)
+        model = PriorGuidedUNet(config).to(device)
+    ema = PriorGuidedUNet(config).to(device)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=0.0)
+    scheduler = sampling.training_scheduler(config.num_train_timesteps)
+    rng = np.random.default_rng(options.seed)
+    generator = torch.Generator(device).manual_seed(options.seed)
+    step, losses, seconds_before = 0, [], 0.0
+
+    if options.resume:
+        state_path = Path(options.resume)
+        state_path = state_path / checkpoint.STATE if state_path.is_dir() else state_path
+        if not state_path.is_file():
+            raise ValueError(f"--resume: {state_path} does not exist")
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimiser.load_state_dict(state["optimiser"])
+        rng.bit_generator.state = state["numpy_rng"]
+        generator.set_state(state["torch_rng"])
+        step, losses, seconds_before = state["step"], state["losses"], state["seconds"]
+        log(f"resumed from step {step}")
+
+    preview_rng = np.random.default_rng(options.seed + 1)
+    preview_batch = data.make_batch(
+        sources, batch=4, size=options.size, rng=preview_rng, mask_files=mask_files
+    )
+    started = time.monotonic()
+
+    def save() -> dict:
+        seconds = seconds_before + time.monotonic() - started
+        saved = {
+            "engine": ENGINE,
+            "architecture": config.to_dict(),
+            "scheduler": {
+                "training": "ddpm",
+                "beta_schedule": "squaredcos_cap_v2",
+                "prediction_type": "sample",
+            },
+            "training": {
+                "options": {k: v for k, v in asdict(options).items() if k != "architecture"},
+                "steps": step,
+                "losses": [round(x, 5) for x in losses],
+                "seconds": round(seconds, 1),
+                "device": str(device),
+                "threads": torch.get_num_threads(),
+                "data": manifest,
+            },
+        }
+        checkpoint.save(out, ema, saved)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "numpy_rng": rng.bit_generator.state,
+                "torch_rng": generator.get_state(),
+                "step": step,
+                "losses": losses,
+                "seconds": seconds,
+            },
+            out / checkpoint.STATE,
+        )
+        return saved
+
+    model.train()
+    window: list[float] = []
+    while step < options.steps:
+        if options.max_minutes and (time.monotonic() - started) / 60 > options.max_minutes:
+            log(f"stopping at step {step}: --max-minutes {options.max_minutes} reached")
+            break
+        batch = _tensors(
+            data.make_batch(
+                sources, batch=options.batch, size=options.size, rng=rng, mask_files=mask_files
+            ),
+            device,
+        )
+        # Warm-up then cosine decay of the learning rate.
+        lr = options.lr * min(1.0, (step + 1) / 100)
+        lr *= 0.5 * (1 + math.cos(math.pi * min(step / max(options.steps, 1), 1.0))) * 0.9 + 0.1
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        t = torch.randint(0, config.num_train_timesteps, (options.batch,), generator=generator).to(
+            device
+        )
+        noise = torch.randn(batch["clean"].shape, generator=generator).to(device)
+        x_t = scheduler.add_noise(batch["clean"], noise, t)
+        predicted = model(
+            x_t, batch["known"], batch["mask"], batch["structure"], batch["texture"], t
+        )
+        loss = loss_fn(predicted, batch["clean"], batch["mask"])
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        step += 1
+        _ema_update(ema, model, min(options.ema_decay, (1 + step) / (10 + step)))
+        value = float(loss.detach())
+        window.append(value)
+        if len(window) == 10 or step == options.steps:
+            losses.append(float(np.mean(window)))
+            window = []
+        if on_step is not None:
+            on_step(step, options.steps, value)
+        if step % options.sample_every == 0 or step == options.steps:
+            ema.eval()
+            grid = sample_grid(
+                ema, preview_batch, steps=options.sample_steps, seed=options.seed, device=device
+            )
+            Image.fromarray(grid).save(out / "samples" / f"step_{step:06d}.png")
+            Image.fromarray(grid).save(out / "samples" / "latest.png")
+        if step % options.save_every == 0:
+            save()
+    return save()

@@ -1,0 +1,119 @@
+"""`manage.py train_engine NAME --data DIR --out CKPT`: train a learned engine on a folder."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+TRAINABLE = ("prior_diffusion",)
+
+
+class Command(BaseCommand):
+    help = (
+        "Train a learned restoration engine on folders of intact images with simulated damage "
+        "(dust, jelly, blocks) and optional mask files; writes a checkpoint folder "
+        "(model.safetensors + config.json) and registers it when --register is given."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("engine", choices=TRAINABLE)
+        parser.add_argument(
+            "--data",
+            action="append",
+            required=True,
+            type=Path,
+            help="folder of training images (repeatable)",
+        )
+        parser.add_argument("--masks", type=Path, help="folder of damage masks (white = damaged)")
+        parser.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
+        parser.add_argument("--size", type=int, default=128, help="crop size in pixels")
+        parser.add_argument("--steps", type=int, default=1000)
+        parser.add_argument("--batch", type=int, default=8)
+        parser.add_argument("--lr", type=float, default=2e-4)
+        parser.add_argument("--device", default="cpu", help="auto, cpu or cuda")
+        parser.add_argument("--resume", type=Path, help="checkpoint folder to continue from")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--sample-every", type=int, default=250)
+        parser.add_argument("--save-every", type=int, default=250)
+        parser.add_argument(
+            "--generated",
+            type=int,
+            default=0,
+            help="add this many of the project's generated artworks",
+        )
+        parser.add_argument(
+            "--redistributable-only",
+            action="store_true",
+            help="skip images whose manifest licence is not CC0/public domain/CC BY",
+        )
+        parser.add_argument("--max-minutes", type=float, help="stop (and save) after this long")
+        parser.add_argument("--threads", type=int, help="torch CPU threads")
+        parser.add_argument("--channels", help="U-Net widths per level, e.g. 64,96,128,192")
+        parser.add_argument(
+            "--register",
+            action="store_true",
+            help="register the result as a ModelCheckpoint in the database",
+        )
+        parser.add_argument("--name", help="name of the registered checkpoint")
+
+    def handle(self, *args, **options) -> None:
+        from restoration.engines.registry import resolve_device
+        from restoration.learned.training import TrainOptions, train
+
+        if options["steps"] < 1 or options["batch"] < 1 or options["size"] < 16:
+            raise CommandError("--steps and --batch must be at least 1, --size at least 16")
+        architecture = {}
+        if options["channels"]:
+            try:
+                architecture["block_out_channels"] = [
+                    int(x) for x in options["channels"].split(",")
+                ]
+            except ValueError:
+                raise CommandError("--channels must be integers separated by commas") from None
+        train_options = TrainOptions(
+            data=[str(folder) for folder in options["data"]],
+            out=str(options["out"]),
+            masks=str(options["masks"]) if options["masks"] else None,
+            size=options["size"],
+            steps=options["steps"],
+            batch=options["batch"],
+            lr=options["lr"],
+            device=resolve_device(options["device"]),
+            resume=str(options["resume"]) if options["resume"] else None,
+            seed=options["seed"],
+            sample_every=options["sample_every"],
+            save_every=options["save_every"],
+            redistributable_only=options["redistributable_only"],
+            generated=options["generated"],
+            max_minutes=options["max_minutes"],
+            threads=options["threads"],
+            architecture=architecture,
+        )
+        bar = tqdm(total=options["steps"], desc=options["engine"], unit="step", file=self.stderr)
+
+        def on_step(step: int, total: int, loss: float) -> None:
+            bar.n = step
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            bar.refresh()
+
+        try:
+            config = train(train_options, on_step=on_step, log=bar.write)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            bar.close()
+        self.stdout.write(
+            f"Wrote {options['out']} after {config['training']['steps']} steps "
+            f"({config['training']['seconds']:.0f} s)."
+        )
+        if options["register"]:
+            self._register(options, config)
+
+    def _register(self, options, config) -> None:
+        from django.core.management import call_command
+
+        args = [str(options["out"]), "--engine", options["engine"]]
+        if options["name"]:
+            args += ["--name", options["name"]]
+        call_command("register_checkpoint", *args, stdout=self.stdout)

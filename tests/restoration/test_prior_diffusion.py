@@ -1,0 +1,206 @@
+"""The prior-guided diffusion engine end to end on a tiny model trained here for a few steps."""
+
+import json
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from heritage import masks  # noqa: E402
+from restoration.engines.base import EngineError  # noqa: E402
+from restoration.engines.prior_diffusion import PriorDiffusionEngine, windows  # noqa: E402
+from restoration.learned import checkpoint  # noqa: E402
+from restoration.learned.training import TrainOptions, train  # noqa: E402
+from restoration.learned.unet import PriorGuidedUNet, UNetConfig  # noqa: E402
+
+TINY = {"block_out_channels": [16, 16], "prior_channels": 8, "norm_groups": 8}
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("murals")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        blocks = (rng.random((6, 6, 3)) * 255).astype(np.uint8)
+        Image.fromarray(np.kron(blocks, np.ones((8, 8, 1), np.uint8))).save(folder / f"m{i}.png")
+    (folder / "manifest.csv").write_text(
+        "file,licence\nm0.png,CC0\nm1.png,CC0\nm2.png,Museum terms (restricted)\n"
+    )
+    return folder
+
+
+def _options(folder, out, **overrides):
+    values = {
+        "data": [str(folder)],
+        "out": str(out),
+        "size": 16,
+        "steps": 3,
+        "batch": 2,
+        "sample_every": 3,
+        "save_every": 100,
+        "sample_steps": 2,
+        "architecture": TINY,
+        "seed": 7,
+    }
+    return TrainOptions(**{**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def trained(image_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "tiny"
+    train(_options(image_folder, out, redistributable_only=True), log=lambda _: None)
+    return out
+
+
+def test_training_writes_weights_config_manifest_and_samples(trained):
+    assert (trained / checkpoint.WEIGHTS).is_file()
+    assert (trained / "samples" / "latest.png").is_file()
+    config = json.loads((trained / checkpoint.CONFIG).read_text())
+    assert config["engine"] == "prior_diffusion"
+    assert config["training"]["steps"] == 3
+    assert config["architecture"]["block_out_channels"] == [16, 16]
+    # Only the CC0 images: the restricted one was left out of the shipped-weights data.
+    assert {entry["file"] for entry in config["training"]["data"]} == {"m0.png", "m1.png"}
+    assert all(len(entry["sha256"]) == 64 for entry in config["training"]["data"])
+
+
+def test_training_is_deterministic_and_resume_continues_the_same_run(image_folder, tmp_path):
+    train(_options(image_folder, tmp_path / "a", steps=4), log=lambda _: None)
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(step, total, loss):
+        if step == 3:
+            raise Interrupted  # after the checkpoint of step 2 was saved
+
+    with pytest.raises(Interrupted):
+        train(
+            _options(image_folder, tmp_path / "b", steps=4, save_every=2),
+            on_step=interrupt,
+            log=lambda _: None,
+        )
+    resumed = train(
+        _options(image_folder, tmp_path / "b", steps=4, resume=str(tmp_path / "b")),
+        log=lambda _: None,
+    )
+    assert resumed["training"]["steps"] == 4
+    a = (tmp_path / "a" / checkpoint.WEIGHTS).read_bytes()
+    b = (tmp_path / "b" / checkpoint.WEIGHTS).read_bytes()
+    assert a == b
+
+
+def test_gates_favour_structure_early_and_texture_late():
+    model = PriorGuidedUNet(UNetConfig(**TINY))
+    emb = torch.zeros(2, model.time_embedding.linear_1.out_features)
+    g_structure, g_texture = model.fusions[0].gates(emb, torch.tensor([1.0, 0.0]))
+    assert (g_structure[0] > g_texture[0]).all()  # t = T: noisy, follow the outlines
+    assert (g_texture[1] > g_structure[1]).all()  # t = 0: nearly clean, follow the texture
+
+
+def _damaged(seed=1, size=(40, 56)):
+    rng = np.random.default_rng(seed)
+    image = (rng.random((*size, 3)) * 255).astype(np.uint8)
+    mask = masks.blocks(width=size[1], height=size[0], seed=seed) > 0
+    return image, mask
+
+
+def test_engine_restores_from_the_checkpoint_with_a_preview_every_step(trained):
+    engine = PriorDiffusionEngine(checkpoint=str(trained), options={"window": 64})
+    image, mask = _damaged()
+    calls = []
+
+    def on_progress(step, total, *, preview=None):
+        calls.append((step, total, None if preview is None else preview()))
+
+    result = engine.restore(
+        image, mask, seed=3, params={"steps": 4, "scheduler": "ddim"}, on_progress=on_progress
+    )
+    assert result.image.shape == image.shape and result.image.dtype == np.uint8
+    assert np.array_equal(result.image[~mask], image[~mask])
+    assert [c[0] for c in calls] == [0, 1, 2, 3, 4] and {c[1] for c in calls} == {4}
+    assert all(c[2].shape == image.shape for c in calls[1:])
+    assert result.info["scheduler"] == "ddim" and result.info["steps"] == 4
+    assert result.info["trained_steps"] == 3
+
+    again = engine.restore(
+        image,
+        mask,
+        seed=3,
+        params={"steps": 4, "scheduler": "ddim"},
+        on_progress=lambda *a, **k: None,
+    )
+    other = engine.restore(
+        image,
+        mask,
+        seed=4,
+        params={"steps": 4, "scheduler": "ddim"},
+        on_progress=lambda *a, **k: None,
+    )
+    assert np.array_equal(again.image, result.image)
+    assert not np.array_equal(other.image, result.image)
+    dpm = engine.restore(
+        image,
+        mask,
+        seed=3,
+        params={"steps": 3, "scheduler": "dpm++"},
+        on_progress=lambda *a, **k: None,
+    )
+    assert np.array_equal(dpm.image[~mask], image[~mask])
+
+
+def test_engine_refuses_missing_or_foreign_checkpoints(trained, tmp_path):
+    with pytest.raises(EngineError, match="needs a checkpoint"):
+        PriorDiffusionEngine()
+    with pytest.raises(EngineError, match="does not exist"):
+        PriorDiffusionEngine(checkpoint=str(tmp_path / "nothing"))
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    config = json.loads((trained / checkpoint.CONFIG).read_text())
+    (foreign / checkpoint.CONFIG).write_text(json.dumps({**config, "engine": "cyclegan"}))
+    with pytest.raises(EngineError, match="engine 'cyclegan'"):
+        PriorDiffusionEngine(checkpoint=str(foreign))
+
+
+def test_windows_cover_the_damage_and_follow_its_size_not_the_image_size():
+    mask = np.zeros((4096, 4096), bool)
+    rng = np.random.default_rng(0)
+    mask[1000:1512, 2000:2512] = rng.random((512, 512)) < 0.3
+    big = windows(mask, 256)
+    alone = windows(mask[1000:1512, 2000:2512], 256)
+    assert len(big) == len(alone)
+    covered = np.zeros_like(mask)
+    for y, x in big:
+        covered[y : y + 256, x : x + 256] = True
+    assert covered[mask].all()
+
+
+def test_train_engine_command(image_folder, tmp_path):
+    out = tmp_path / "cmd"
+    call_command(
+        "train_engine",
+        "prior_diffusion",
+        "--data",
+        str(image_folder),
+        "--out",
+        str(out),
+        "--size",
+        "16",
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--channels",
+        "16,16",
+        "--sample-every",
+        "2",
+    )
+    assert (out / checkpoint.WEIGHTS).is_file()
+    with pytest.raises(CommandError, match="is not a folder"):
+        call_command(
+            "train_engine", "prior_diffusion", "--data", str(tmp_path / "no"), "--out", str(out)
+        )
