@@ -194,10 +194,6 @@ def _catalogue_user(request: HttpRequest) -> bool:
     return user.is_authenticated and (user.is_curator or user.is_expert)
 
 
-# Larger primary keys cannot exist (and SQLite refuses to compare with them).
-MAX_PK = 2**63 - 1
-
-
 def _checked(file, ext: str):
     """The file if the URL's extension is its own (one URL per file); else 404."""
     if not file or extension_of(file) != ext:
@@ -208,7 +204,7 @@ def _checked(file, ext: str):
 @require_GET
 def motif_file(request: HttpRequest, pk: int, kind: str, ext: str) -> HttpResponse:
     """A motif's preview, thumbnail or RGB image; 404 to anyone outside the catalogue."""
-    if kind not in MOTIF_KINDS or pk > MAX_PK or not _catalogue_user(request):
+    if kind not in MOTIF_KINDS or not _catalogue_user(request):
         raise Http404("No such file.")
     motif = get_object_or_404(Motif, pk=pk)
     file = _checked(getattr(motif, MOTIF_KINDS[kind]), ext)
@@ -220,7 +216,7 @@ def restoration_file(request: HttpRequest, pk: int, kind: str, ext: str) -> Http
     """A restoration's files, for curators only (experts score them blind, through reviews)."""
     from restoration.models import Restoration
 
-    if kind not in RESTORATION_KINDS or pk > MAX_PK or not (
+    if kind not in RESTORATION_KINDS or not (
         request.user.is_authenticated and request.user.is_curator
     ):
         raise Http404("No such file.")
