@@ -358,6 +358,16 @@ def test_a_curator_fetches_the_original_with_its_exif(client, curator, content):
     with motif.original.open("rb") as original:
         assert data == original.read()
     assert CAMERA.encode() in data
+    # Ids beyond any column are simply not there, for every file route.
+    huge = "99999999999999999999"
+    for url in (
+        f"/files/motifs/{huge}/preview.jpg",
+        f"/files/restorations/{huge}/preview.jpg",
+        f"/files/works/{huge}/after.jpg",
+        f"/motifs/{huge}/original/",
+        f"/damage/{huge}/mask.png",
+    ):
+        assert client.get(url).status_code == 404, url
 
 
 def test_visitors_and_experts_cannot_fetch_an_unpublished_restoration(
