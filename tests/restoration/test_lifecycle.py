@@ -392,3 +392,57 @@ async def test_a_socket_gets_a_snapshot_when_the_job_moved_on_without_an_event(
     assert snapshot["type"] == "snapshot"
     assert (snapshot["status"], snapshot["error"]) == ("failed", "engine crashed")
     await communicator.disconnect()
+
+
+# --- who sweeps: every worker, and the embedded server; on a schedule ----------------------
+
+
+def test_the_periodic_sweep_runs_at_once_then_again_and_survives_errors():
+    runs = []
+
+    def task():
+        runs.append(time.monotonic())
+        if len(runs) == 1:
+            raise RuntimeError("database restarting")
+
+    stop = lifecycle.start_periodic(task, interval=0.05, name="test-sweep")
+    deadline = time.monotonic() + 5
+    while len(runs) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    assert len(runs) >= 3, "an error in one sweep must not stop the schedule"
+
+
+def test_every_celery_worker_starts_sweeping_when_it_is_ready(monkeypatch, settings):
+    from restoration import tasks
+
+    started = []
+    monkeypatch.setattr(
+        lifecycle, "start_periodic", lambda task, **kw: started.append((task, kw)) or "stop"
+    )
+    monkeypatch.setattr(tasks, "_sweeping", None)
+    settings.RESTORATION_SWEEP_INTERVAL = 7
+    tasks._start_sweeping(sender=None)
+    tasks._start_sweeping(sender=None)  # once per process
+    assert started == [(services.job_sweep, {"interval": 7, "name": "restoration-sweep"})]
+
+
+@pytest.mark.parametrize(
+    ("runner", "enabled", "starts"),
+    [("embedded", True, True), ("embedded", False, False), ("celery", True, False)],
+)
+def test_the_embedded_server_sweeps_on_its_own_schedule(
+    runner, enabled, starts, monkeypatch, settings
+):
+    from restoration import embedded
+
+    started = []
+    monkeypatch.setattr(
+        lifecycle, "start_periodic", lambda task, **kw: started.append(kw["interval"]) or "stop"
+    )
+    monkeypatch.setattr(embedded, "_sweeping", None)
+    settings.RESTORATION_RUNNER = runner
+    settings.RESTORATION_EMBEDDED_SWEEP = enabled
+    settings.RESTORATION_SWEEP_INTERVAL = 9
+    embedded.start()
+    assert started == ([9] if starts else [])
