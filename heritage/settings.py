@@ -277,6 +277,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ROUTES = {"restoration.tasks.*": {"queue": "gpu"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A submit with the broker unreachable (not just refusing) fails in seconds, not after the
+    # system's TCP timeout; the job stays pending and the sweep sends it (docs/jobs.md).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 5}
 
 # Restoration jobs run in Celery workers when a broker is configured, otherwise in a thread
 # of the server process (the embedded default). HERITAGE_JOB_RUNNER overrides the choice.
