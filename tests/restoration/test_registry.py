@@ -94,7 +94,8 @@ def test_the_settings_registry_lists_engines_without_importing_any_nor_torch():
         from restoration.engines.registry import registry
         names = registry().names()
         loaded = sorted(m for m in sys.modules if m.startswith("restoration.engines."))
-        print(names, loaded, "cv2" in sys.modules, "torch" in sys.modules)
+        print(sorted(set(names) & {"exemplar", "navier_stokes", "telea"}), loaded,
+              "cv2" in sys.modules, "torch" in sys.modules)
         """,
         DJANGO_SETTINGS_MODULE="heritage.settings",
         HERITAGE_ENGINES="",
@@ -273,7 +274,7 @@ def test_an_engine_that_needs_weights_refuses_to_load_without(fake):
 
 def test_the_settings_registry_describes_the_classical_engines():
     engines = registry()
-    assert engines.names() == ["exemplar", "navier_stokes", "telea"]
+    assert {"exemplar", "navier_stokes", "telea"} <= set(engines.names())
     assert engines.describe("telea")["params"]["radius"]["default"] == 5
     assert set(engines.describe("exemplar")["params"]) == {"patch_size", "iterations", "levels"}
 
