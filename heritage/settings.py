@@ -333,6 +333,12 @@ RESTORATION_ENGINES = {
         "OPTIONS": {},
     },
     "exemplar": {"BACKEND": "restoration.engines.exemplar.ExemplarEngine", "OPTIONS": {}},
+    # Seed 000: needs a checkpoint (`make run` registers the shipped one). window: working size
+    # in pixels (restored window by window around the damage); dtype: auto = float16 on CUDA.
+    "prior_diffusion": {
+        "BACKEND": "restoration.engines.prior_diffusion.PriorDiffusionEngine",
+        "OPTIONS": {"window": 256, "dtype": "auto"},
+    },
 }
 for _entry in env.list("HERITAGE_ENGINES", default=[]):
     _name, _, _path = _entry.partition("=")

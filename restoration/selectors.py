@@ -47,8 +47,32 @@ def job_list_for_motif(*, motif: Motif) -> QuerySet[RestorationJob]:
     )
 
 
+def engines_without_weights(engines: list[str]) -> set[str]:
+    """Those of `engines` that need weights and have no registered checkpoint (cannot run)."""
+    from restoration.engines.base import EngineError
+    from restoration.engines.registry import registry
+    from restoration.models import ModelCheckpoint
+
+    needing = set()
+    for name in engines:
+        try:
+            if registry().engine_class(name).needs_weights:
+                needing.add(name)
+        except EngineError:
+            continue
+    with_weights = set(
+        ModelCheckpoint.objects.filter(engine__in=needing).values_list("engine", flat=True)
+    )
+    return needing - with_weights
+
+
 def comparison(*, annotation: DamageAnnotation, engines: list[str]) -> list[dict]:
-    """Per engine, the latest successful restoration of the annotation and the latest job."""
+    """Per engine, the latest successful restoration of the annotation and the latest job.
+
+    An engine that needs weights and has none is listed (with "no_weights") but never missing:
+    there is nothing to launch until an operator registers a checkpoint.
+    """
+    unavailable = engines_without_weights(engines)
     jobs = (
         RestorationJob.objects.filter(annotation=annotation)
         .select_related("result")
@@ -74,7 +98,9 @@ def comparison(*, annotation: DamageAnnotation, engines: list[str]) -> list[dict
                 # Neither a result nor a job under way: the compare page offers to launch it.
                 "missing": restoration is None
                 and (job is None or job.is_finished)
-                and name in engines,
+                and name in engines
+                and name not in unavailable,
+                "no_weights": name in unavailable,
             }
         )
     return rows

@@ -6,7 +6,7 @@ from django.template.defaultfilters import floatformat
 from django.urls import reverse
 
 from heritage.media import restoration_file_url
-from restoration import services
+from restoration import selectors, services
 from restoration.checkpoints import checkpoint_register
 from restoration.engines.registry import registry
 from restoration.models import RestorationJob
@@ -433,14 +433,30 @@ def test_compare_post_explains_an_engine_that_cannot_be_loaded(
 
 
 def test_compare_post_with_nothing_missing_launches_nothing(curator, curator_client, simulated):
-    for engine in registry().names():
+    runnable = set(registry().names()) - selectors.engines_without_weights(registry().names())
+    for engine in runnable:
         _job(curator, simulated, engine)
 
     response = curator_client.post(_compare_url(simulated), follow=True)
 
-    assert RestorationJob.objects.count() == len(registry().names())
+    assert RestorationJob.objects.count() == len(runnable)
     text = [str(message) for message in response.context["messages"]]
     assert any("none missing" in line for line in text), text
+
+
+def test_compare_page_says_which_engines_await_weights_and_does_not_launch_them(
+    curator_client, simulated
+):
+    assert "prior_diffusion" in registry().names()
+
+    html = curator_client.get(_compare_url(simulated)).content.decode()
+    response = curator_client.post(_compare_url(simulated), follow=True)
+
+    panel = html.split('data-engine="prior_diffusion"')[1].split("</figure>")[0]
+    assert "No weights registered" in panel
+    assert "prior_diffusion" not in html.split("Run the missing engines")[1].split("</button>")[0]
+    assert not RestorationJob.objects.filter(engine="prior_diffusion").exists()
+    assert not any("prior_diffusion" in str(m) for m in response.context["messages"])
 
 
 def test_compare_page_is_refused_to_experts_and_visitors(client, expert, simulated):
