@@ -19,6 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_models
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_gallery
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

@@ -204,3 +204,45 @@ def test_train_engine_command(image_folder, tmp_path):
         call_command(
             "train_engine", "prior_diffusion", "--data", str(tmp_path / "no"), "--out", str(out)
         )
+
+
+@pytest.fixture
+def small_window(settings):
+    engines = {name: dict(entry) for name, entry in settings.RESTORATION_ENGINES.items()}
+    engines["prior_diffusion"] = {**engines["prior_diffusion"], "OPTIONS": {"window": 64}}
+    settings.RESTORATION_ENGINES = engines
+
+
+def test_shipped_weights_register_once_as_default_and_restore_a_job(
+    trained, tmp_path, curator, simulated, media, small_window
+):
+    import shutil
+
+    from restoration import services
+    from restoration.management.commands import seed_models
+    from restoration.models import ModelCheckpoint, RestorationJob
+
+    shipped = tmp_path / "models" / "prior_diffusion-tiny"
+    shutil.copytree(trained, shipped, ignore=shutil.ignore_patterns("samples", "*.pt"))
+    assert seed_models.shipped_folders(tmp_path / "models") == [shipped]
+
+    checkpoint, created = seed_models.register_shipped(shipped)
+    again, created_again = seed_models.register_shipped(shipped)
+
+    assert created and not created_again and again == checkpoint
+    assert checkpoint.is_default and checkpoint.steps == 3
+    assert {e["file"] for e in checkpoint.training_data["images"]} == {"m0.png", "m1.png"}
+    job = services.job_create(
+        requested_by=curator,
+        annotation=simulated,
+        engine="prior_diffusion",
+        params={"steps": 2},
+        queue=False,
+    )
+    assert job.checkpoint == checkpoint
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == RestorationJob.Status.SUCCEEDED, job.error
+    assert job.result.info["steps"] == 2 and job.result.info["scheduler"] == "ddim"
+    assert job.result.checkpoint_sha256 == checkpoint.sha256
+    assert ModelCheckpoint.objects.count() == 1
