@@ -11,12 +11,19 @@ from gallery.services import exhibitions, reviews, studies
 from heritage.management.commands.seed_demo import DEMO_CREDIT
 from heritage.models import DamageAnnotation, Motif, User
 from restoration import services as restoration_services
+from restoration.engines.registry import registry
 from restoration.models import Restoration, RestorationJob
+from restoration.selectors import engines_without_weights
 
 # Fast enough to run while seeding (under a second each at the demo size of 768x512).
 ENGINES = ("telea", "navier_stokes")
 # The patch-based engine takes a few seconds a motif: only the exhibited murals get it.
 EXEMPLAR_MOTIFS = 4
+# The learned engine (seed 000) restores two murals, when its weights are registered (make run
+# registers the shipped ones first); 10 steps keep `make run` quick on a CPU.
+LEARNED = "prior_diffusion"
+LEARNED_MOTIFS = 2
+LEARNED_PARAMS = {"steps": 10}
 
 EXHIBITION_SLUG = "demo-colours-of-the-caves"
 CAMPAIGN_TITLE = "Demo review: classical inpainting of the generated panels"
@@ -44,8 +51,10 @@ class Command(BaseCommand):
         real = [(m, a) for m, a in real if a is not None]
         murals = [(m, a) for m, a in real if "mural" in m.style.lower()]
 
-        plan = [(a, engine) for _, a in real for engine in ENGINES]
-        plan += [(a, "exemplar") for _, a in murals[:EXEMPLAR_MOTIFS]]
+        plan = [(a, engine, None) for _, a in real for engine in ENGINES]
+        plan += [(a, "exemplar", None) for _, a in murals[:EXEMPLAR_MOTIFS]]
+        if LEARNED in registry().names() and not engines_without_weights([LEARNED]):
+            plan += [(a, LEARNED, LEARNED_PARAMS) for _, a in murals[:LEARNED_MOTIFS]]
         made = self._restore(plan, curator, options)
 
         with transaction.atomic():
@@ -69,10 +78,10 @@ class Command(BaseCommand):
         return annotations.exclude(method=DamageAnnotation.Method.SIMULATED).first()
 
     def _restore(self, plan, curator: User, options) -> int:
-        """Run each (annotation, engine) not restored yet, in this process; returns how many."""
+        """Run each (annotation, engine, params) not restored yet, in this process."""
         todo = [
-            (annotation, engine)
-            for annotation, engine in plan
+            (annotation, engine, params)
+            for annotation, engine, params in plan
             if _latest(annotation, engine) is None
         ]
         bar = tqdm(
@@ -82,9 +91,13 @@ class Command(BaseCommand):
             file=options.get("stderr") or sys.stderr,
             disable=options["verbosity"] == 0,
         )
-        for annotation, engine in bar:
+        for annotation, engine, params in bar:
             job = restoration_services.job_create(
-                requested_by=curator, annotation=annotation, engine=engine, queue=False
+                requested_by=curator,
+                annotation=annotation,
+                engine=engine,
+                params=params,
+                queue=False,
             )
             restoration_services.job_run(job_id=job.pk)
             job.refresh_from_db()
@@ -135,7 +148,7 @@ class Command(BaseCommand):
         restorations = [
             restoration
             for _, annotation in works
-            for engine in ENGINES
+            for engine in (*ENGINES, LEARNED)
             if (restoration := _latest(annotation, engine)) is not None
         ]
         reviews.campaign_create(
@@ -158,7 +171,7 @@ class Command(BaseCommand):
         restorations = [
             restoration
             for _, annotation in works
-            for engine in (*ENGINES, "exemplar")
+            for engine in (*ENGINES, "exemplar", LEARNED)
             if (restoration := _latest(annotation, engine)) is not None
         ]
         studies.study_create(
@@ -166,7 +179,7 @@ class Command(BaseCommand):
             title="Which restoration would you show?",
             slug=STUDY_SLUG,
             question="Which image best fills the damaged areas in keeping with the painting?",
-            description="Three digital restorations of the same damaged panel are shown side "
+            description="Digital restorations of the same damaged panel are shown side "
             "by side, in a different order for everyone. Choose the one you find most "
             "convincing.",
             restorations=restorations,
