@@ -153,9 +153,24 @@ def _limited_web_request_class(base):
                 token = secrets.token_hex(16).encode()
                 self.content.seek(0)
                 _spooled_bodies[token] = self.content
+                self._spooled_token = token
                 self.content = io.BytesIO()
                 self.requestHeaders.setRawHeaders(_SPOOLED_HEADER, [token])
             return super().process()
+
+        def _drop_spooled_body(self) -> None:
+            # Normally the middleware took it; not when something else answered the request.
+            body = _spooled_bodies.pop(getattr(self, "_spooled_token", None), None)
+            if body is not None:
+                body.close()
+
+        def finish(self):
+            self._drop_spooled_body()
+            return super().finish()
+
+        def connectionLost(self, reason):
+            self._drop_spooled_body()
+            return super().connectionLost(reason)
 
     return LimitedWebRequest
 
