@@ -148,10 +148,13 @@ def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A size x size crop at a random scale (the shorter side drawn in [size, 2 * size])."""
+    """A size x size crop at a random scale: the shorter side drawn in [size, 4 * size] but
+    never enlarged past the image's own resolution (unless the image is smaller than `size`),
+    so crops range from whole-painting views to native-resolution detail."""
     h, w = image.shape[:2]
-    target = rng.uniform(size, 2 * size)
-    scale = max(target / min(h, w), size / min(h, w))
+    short = min(h, w)
+    target = min(rng.uniform(size, 4 * size), max(short, size))
+    scale = target / short
     if abs(scale - 1) > 1e-3:
         image = cv2.resize(
             image,

@@ -39,7 +39,7 @@ class TrainOptions:
     ema_decay: float = 0.999
     redistributable_only: bool = False
     generated: int = 0
-    longest: int = 512
+    longest: int = 768
     max_minutes: float | None = None
     architecture: dict = field(default_factory=dict)
     threads: int | None = None
