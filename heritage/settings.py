@@ -339,6 +339,13 @@ RESTORATION_ENGINES = {
         "BACKEND": "restoration.engines.prior_diffusion.PriorDiffusionEngine",
         "OPTIONS": {"window": 256, "dtype": "auto"},
     },
+    # Any diffusers inpainting pipeline in a folder the operator supplies (register_checkpoint
+    # FOLDER --engine sd_inpaint): size = working size in pixels (windows around the damage);
+    # dtype auto = float16 on CUDA; online = may download a Hugging Face id (off: never).
+    "sd_inpaint": {
+        "BACKEND": "restoration.engines.sd_inpaint.SDInpaintEngine",
+        "OPTIONS": {"size": 512, "dtype": "auto", "online": False},
+    },
 }
 for _entry in env.list("HERITAGE_ENGINES", default=[]):
     _name, _, _path = _entry.partition("=")
