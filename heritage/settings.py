@@ -275,7 +275,11 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ROUTES = {"restoration.tasks.*": {"queue": "gpu"}}
+# Training runs have their own queue (and workers): hours of training never hold up restorations.
+CELERY_TASK_ROUTES = {
+    "restoration.tasks.run_training_run": {"queue": "train"},
+    "restoration.tasks.*": {"queue": "gpu"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A submit with the broker unreachable (not just refusing) fails in seconds, not after the
@@ -308,6 +312,11 @@ RESTORATION_REDISPATCH_AFTER = _positive_int("HERITAGE_JOB_REDISPATCH_AFTER", 60
 # The embedded runner's sweep thread in the server process (tests that serve the app in their
 # own process turn it off and sweep themselves).
 RESTORATION_EMBEDDED_SWEEP = _bool("HERITAGE_EMBEDDED_SWEEP", True)
+# Training runs (queue `train`): seconds one may run, where their checkpoint folders are
+# written, and the fewest motifs a curator may train on.
+TRAINING_TIME_LIMIT = _positive_int("HERITAGE_TRAIN_TIME_LIMIT", 6 * 3600)
+TRAINING_DIR = Path(env.str("HERITAGE_TRAINING_DIR", default="") or VAR_DIR / "training")
+TRAINING_MIN_MOTIFS = _positive_int("HERITAGE_TRAIN_MIN_MOTIFS", 3)
 # Where engines run: auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N.
 # Resolved by the worker when it runs a job (restoration.engines.registry.device); torch is
 # imported there only for auto and cuda, never by the web process that only lists engines.

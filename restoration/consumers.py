@@ -1,13 +1,19 @@
-"""WebSocket of one restoration job: authorise, send a snapshot, then forward live events."""
+"""WebSocket of one long job: authorise, send a snapshot, then forward live events.
+
+One consumer for every kind of job (restoration jobs, training runs): what differs is the
+`Watched` it is given in the routing, i.e. how to read the job's state and its channel group.
+"""
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from restoration import progress, selectors
-from restoration.models import RestorationJob
+from restoration import progress, selectors, training_selectors
+from restoration.models import RestorationJob, TrainingRun
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +23,40 @@ logger = logging.getLogger(__name__)
 RESYNC_INTERVAL = 15.0
 
 
+@dataclass(frozen=True)
+class Watched:
+    """A kind of job a socket can watch: its group kind and its state as the user may see it."""
+
+    kind: str
+    # (job_id, user) -> the snapshot's fields, or None when the user may not see the job.
+    visible_state: Callable[[int, object], dict | None]
+    finished: tuple[str, ...]
+
+
+def _job_state(job_id: int, user) -> dict | None:
+    job = selectors.job_for_user(job_id=job_id, user=user)
+    return None if job is None else selectors.job_state(job=job)
+
+
+def _training_state(run_id: int, user) -> dict | None:
+    run = training_selectors.training_run_for_user(run_id=run_id, user=user)
+    return None if run is None else training_selectors.training_run_state(run=run)
+
+
+RESTORATION_JOBS = Watched("job", _job_state, RestorationJob.FINISHED)
+TRAINING_RUNS = Watched("training", _training_state, TrainingRun.FINISHED)
+
+
 class JobProgressConsumer(AsyncJsonWebsocketConsumer):
-    """`ws/restoration/jobs/<id>/`: snapshot on connect, then progress and the final event."""
+    """`ws/restoration/jobs/<id>/` (and `ws/restoration/training/<id>/` with
+    watched=TRAINING_RUNS): snapshot on connect, then progress and the final event."""
+
+    watched: Watched = RESTORATION_JOBS
+
+    def __init__(self, *args, watched: Watched | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if watched is not None:
+            self.watched = watched
 
     async def __call__(self, scope, receive, send):
         try:
@@ -34,18 +72,17 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         if state is None:
             await self.close(code=4403)
             return
-        self.group = progress.group_name(self.job_id)
+        self.group = progress.group_name(self.job_id, kind=self.watched.kind)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         # The database holds the latest state, so a late or reconnecting client catches up.
         await self._snapshot(state)
         self._resync = None
-        if state["status"] not in RestorationJob.FINISHED:
+        if state["status"] not in self.watched.finished:
             self._resync = asyncio.ensure_future(self._resync_loop())
 
     def _visible_state(self) -> dict | None:
-        job = selectors.job_for_user(job_id=self.job_id, user=self.scope.get("user"))
-        return None if job is None else selectors.job_state(job=job)
+        return self.watched.visible_state(self.job_id, self.scope.get("user"))
 
     async def _snapshot(self, state: dict) -> None:
         self._seen = (state["status"], state["step"])
@@ -63,7 +100,7 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
                 status, step = self._seen
                 if state["status"] != status or state["step"] > step:
                     await self._snapshot(state)
-                if state["status"] in RestorationJob.FINISHED:
+                if state["status"] in self.watched.finished:
                     return
         except asyncio.CancelledError:
             raise

@@ -1,26 +1,29 @@
 """Embedded runner: jobs run in a thread of the server process when no broker is configured.
 
-The server starts it (heritage.asgi): one job thread, and a sweep thread that recovers jobs of
-an earlier server process and sends again pending jobs that lost their turn.
+The server starts it (heritage.asgi): one job thread, one training thread (a training run of
+hours never holds up restorations, as queue `train` does not hold up `gpu` in deployment), and a
+sweep thread that recovers jobs and training runs of an earlier server process and sends again
+pending ones that lost their turn.
 """
 
 import atexit
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-_executor: ThreadPoolExecutor | None = None
+_executors: dict[str, ThreadPoolExecutor] = {}
 _sweeping: threading.Event | None = None
 _lock = threading.Lock()
 
 
-def _get_executor() -> ThreadPoolExecutor:
-    global _executor
+def _get_executor(queue: str = "job") -> ThreadPoolExecutor:
     with _lock:
-        if _executor is None:
-            # One job at a time: engines are CPU/GPU bound and share one loaded model each.
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="restoration-job")
-            atexit.register(_executor.shutdown, wait=False, cancel_futures=True)
-        return _executor
+        if queue not in _executors:
+            # One job at a time per queue: engines are CPU/GPU bound and share one loaded
+            # model each.
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"restoration-{queue}")
+            atexit.register(executor.shutdown, wait=False, cancel_futures=True)
+            _executors[queue] = executor
+        return _executors[queue]
 
 
 def start() -> None:
@@ -47,10 +50,14 @@ def _sweep() -> None:
     from django.conf import settings
 
     from restoration.services import job_sweep
+    from restoration.training_runs import training_run_sweep
 
     # Read at every run, so tests that serve the app in their own process can turn it off.
     if settings.RESTORATION_EMBEDDED_SWEEP:
-        job_sweep()
+        try:
+            job_sweep()
+        finally:
+            training_run_sweep()
 
 
 def submit(job_id: int):
@@ -58,3 +65,10 @@ def submit(job_id: int):
     from restoration.services import run_in_thread
 
     return _get_executor().submit(run_in_thread, job_id)
+
+
+def submit_training(run_id: int):
+    """Run a training run off the request, in its own server thread; returns the Future."""
+    from restoration.training_runs import run_in_thread
+
+    return _get_executor("training").submit(run_in_thread, run_id)

@@ -43,3 +43,61 @@ def _annotation_label(annotation: DamageAnnotation) -> str:
     if annotation.is_simulated:
         label += f" ({annotation.protocol}, seed {annotation.seed}; ground truth known)"
     return f"{label}, {annotation.coverage:.0%} damaged"
+
+
+class TrainingRunForm(forms.Form):
+    """Start a training run: engine, motifs and the options the CLI takes."""
+
+    engine = forms.ChoiceField()
+    motifs = forms.ModelMultipleChoiceField(
+        queryset=Motif.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Motifs with recorded real damage give only their intact areas.",
+    )
+    size = forms.IntegerField(label="Crop size (px)", initial=128)
+    steps = forms.IntegerField(initial=2000)
+    batch = forms.IntegerField(initial=8)
+    lr = forms.FloatField(label="Learning rate", initial=2e-4)
+    seed = forms.IntegerField(initial=0)
+    sample_every = forms.IntegerField(label="Sample every (steps)", initial=100)
+    widths = forms.CharField(
+        label="U-Net widths",
+        required=False,
+        help_text="Channels per level, e.g. 64,96,128,192 (empty: the default).",
+    )
+
+    def __init__(self, *args, engines: tuple[str, ...], motifs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["engine"].choices = [(name, name) for name in engines]
+        self.fields["motifs"].queryset = motifs
+        self.fields["motifs"].label_from_instance = _motif_label
+
+    def clean_widths(self) -> list[int] | None:
+        text = self.cleaned_data["widths"].strip()
+        if not text:
+            return None
+        try:
+            return [int(part) for part in text.split(",")]
+        except ValueError:
+            raise forms.ValidationError(
+                "Widths are whole numbers separated by commas, e.g. 64,96,128,192."
+            ) from None
+
+    def options(self) -> dict:
+        """The run's options, for restoration.training_runs (which validates them)."""
+        data = self.cleaned_data
+        options = {key: data[key] for key in ("size", "steps", "batch", "lr", "seed")}
+        options["sample_every"] = data["sample_every"]
+        if data["widths"]:
+            options["architecture"] = {"block_out_channels": data["widths"]}
+        return options
+
+
+class TrainingResumeForm(forms.Form):
+    steps = forms.IntegerField(min_value=1, label="Train up to step")
+
+
+def _motif_label(motif: Motif) -> str:
+    damage = getattr(motif, "real_damage", 0)
+    note = f" · real damage recorded ({damage}): intact areas only" if damage else ""
+    return f"{motif.title} ({motif.width} × {motif.height}){note}"

@@ -99,6 +99,33 @@ def beat(model: type[Model], job_id: int, attempt: int) -> bool:
     )
 
 
+def finish(model: type[Model], job_id: int, status: str, **fields) -> bool:
+    """Running -> `status` (succeeded, failed, cancelled) with `fields`; False if it no longer
+    ran (the sweep or a cancel got there first)."""
+    return (
+        model.objects.filter(pk=job_id, status=model.Status.RUNNING).update(
+            status=status, finished_at=timezone.now(), **fields
+        )
+        == 1
+    )
+
+
+def cancel(model: type[Model], job_id: int) -> str | None:
+    """Cancel a job: "cancelled" for a pending one (at once), "requested" for a running one
+    (it stops at its next progress report, which checks the flag), None if it had ended."""
+    if model.objects.filter(pk=job_id, status=model.Status.PENDING).update(
+        status=model.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    ):
+        return "cancelled"
+    if model.objects.filter(pk=job_id, status=model.Status.RUNNING).update(cancel_requested=True):
+        return "requested"
+    return None
+
+
+# The event type that tells watchers a job ended in this status.
+ENDED_EVENTS = {"succeeded": "job.finished", "failed": "job.failed", "cancelled": "job.cancelled"}
+
+
 class Heartbeat:
     """Context manager: a thread writes the job's heartbeat every `interval` seconds while the
     body runs, so a step that takes minutes (loading weights, one slow tile) is not mistaken
@@ -252,7 +279,7 @@ def _recover_running(model, policy: Policy, send: Send, publish: Publish, result
 
 
 def _ended(job_id: int, status: str, error: str | None) -> dict:
-    kind = {"failed": "job.failed", "cancelled": "job.cancelled"}[status]
+    kind = ENDED_EVENTS[status]
     return {"type": kind, "job": job_id, "status": status, "error": error}
 
 

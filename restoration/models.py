@@ -167,3 +167,87 @@ class Restoration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.engine} restoration of {self.job.motif}"
+
+
+class TrainingRun(models.Model):
+    """Training of a learned engine on curator-chosen motifs, run as a job on queue `train`.
+
+    Its life cycle fields are RestorationJob's (restoration.lifecycle works on both). The
+    weights are written to a folder of its own under HERITAGE_TRAINING_DIR (`output`), which
+    holds the optimiser state a resumed run continues from; on success they are registered as
+    `checkpoint`.
+    """
+
+    Status = RestorationJob.Status
+    FINISHED = RestorationJob.FINISHED
+
+    engine = models.CharField(max_length=64)
+    motifs = models.ManyToManyField(Motif, related_name="training_runs")
+    # Cleaned options: size, steps, batch, lr, seed, sample_every, architecture.
+    options = models.JSONField(default=dict)
+    # The run this one continues (its optimiser state, step count and loss curve).
+    resumed_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resumptions"
+    )
+    checkpoint = models.ForeignKey(
+        ModelCheckpoint,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="training_runs",
+    )
+    # Folder of this run's weights and training state, relative to HERITAGE_TRAINING_DIR.
+    output = models.CharField(max_length=300, blank=True)
+    # [[step, mean loss since the previous point], ...], at most about LOSS_POINTS points.
+    losses = models.JSONField(default=list, blank=True)
+    latest_sample = models.FileField(
+        upload_to="training/samples/%Y/%m/", max_length=500, blank=True
+    )
+    sample_step = models.PositiveIntegerField(default=0)
+    # The motifs' images and what was left out of them, as exported for training.
+    data_manifest = models.JSONField(default=dict, blank=True)
+
+    status = models.CharField(
+        max_length=16, choices=RestorationJob.Status.choices, default=RestorationJob.Status.PENDING
+    )
+    step = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    device = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatches = models.PositiveIntegerField(default=0)
+
+    LOSS_POINTS = 1000
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"Training run {self.pk}: {self.engine}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("restoration:training_detail", args=[self.pk])
+
+    @property
+    def websocket_path(self) -> str:
+        return f"/ws/restoration/training/{self.pk}/"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total if self.total else 0.0

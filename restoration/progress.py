@@ -1,4 +1,8 @@
-"""Job progress: the latest state in the database, every event to the job's channel group."""
+"""Job progress: the latest state in the database, every event to the job's channel group.
+
+Shared by every kind of long job: restoration jobs (group `restoration.job.<id>`) and training
+runs (`restoration.training.<id>`); the Reporter takes the job model and the publisher.
+"""
 
 import asyncio
 import base64
@@ -10,6 +14,7 @@ from collections.abc import Callable
 from asgiref.sync import async_to_sync
 from celery.exceptions import SoftTimeLimitExceeded
 from channels.layers import get_channel_layer
+from django.db.models import Model
 from django.utils import timezone
 
 from restoration.models import RestorationJob
@@ -41,12 +46,18 @@ def remember_server_loop(loop: asyncio.AbstractEventLoop) -> None:
         _server_loop = loop
 
 
-def group_name(job_id: int) -> str:
-    return f"restoration.job.{job_id}"
+def group_name(job_id: int, *, kind: str = "job") -> str:
+    """The channel group of one job of `kind` ("job": restoration jobs, "training": runs)."""
+    return f"restoration.{kind}.{job_id}"
 
 
 def publish(job_id: int, message: dict) -> None:
-    """Send one event ({"type": "job.<kind>", ...}) to everyone watching the job.
+    """Send one event to everyone watching restoration job `job_id` (see publish_to)."""
+    publish_to(group_name(job_id), message)
+
+
+def publish_to(group: str, message: dict) -> None:
+    """Send one event ({"type": "job.<kind>", ...}) to everyone watching the job of `group`.
 
     The in-memory channel layer (embedded mode) lives on the server's event loop and is not
     thread-safe, so events from job threads are handed to that loop; a shared layer (Redis)
@@ -68,18 +79,16 @@ def publish(job_id: int, message: dict) -> None:
         running_here = False
     try:
         if loop is not None and loop.is_running() and not running_here:
-            future = asyncio.run_coroutine_threadsafe(
-                layer.group_send(group_name(job_id), message), loop
-            )
+            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
             future.result(timeout=10)
         else:
-            async_to_sync(layer.group_send)(group_name(job_id), message)
+            async_to_sync(layer.group_send)(group, message)
     except Exception as exc:
         # Watching is best effort: a lost event must never fail the job itself.
         if time.monotonic() >= _layer_down_until + LAYER_RETRY_AFTER:
-            logger.exception("could not publish progress of job %s", job_id)
+            logger.exception("could not publish progress to %s", group)
         else:
-            logger.warning("could not publish progress of job %s: %r", job_id, exc)
+            logger.warning("could not publish progress to %s: %r", group, exc)
         _layer_down_until = time.monotonic() + LAYER_RETRY_AFTER
 
 
@@ -100,6 +109,10 @@ class Reporter:
 
     `preview`, when the engine passes one, is rendered only when a preview is due (see
     PREVIEW_INTERVAL), then shrunk and encoded by `encode_preview` (pipeline.preview_jpeg).
+    `model` is the job's model (any with the life cycle fields of restoration.lifecycle) and
+    `publish(job_id, message)` sends to its watchers (default: restoration jobs' `publish`).
+    A caller with more to report passes `event` (fields added to this step's message) and
+    `state` (fields written with the step whenever it is persisted: pass the latest each time).
     """
 
     def __init__(
@@ -109,8 +122,12 @@ class Reporter:
         encode_preview: Callable[[object], bytes],
         cancelled: type[Exception],
         time_limit: float,
+        model: type[Model] = RestorationJob,
+        publish: Callable[[int, dict], None] | None = None,
     ):
         self.job_id = job_id
+        self.model = model
+        self._publish = publish
         self.encode_preview = encode_preview
         self.cancelled = cancelled
         self.started = time.monotonic()
@@ -118,7 +135,15 @@ class Reporter:
         self._last_db = 0.0
         self._next_preview = 0.0
 
-    def __call__(self, step: int, total: int, *, preview=None) -> None:
+    def __call__(
+        self,
+        step: int,
+        total: int,
+        *,
+        preview=None,
+        event: dict | None = None,
+        state: dict | None = None,
+    ) -> None:
         now = time.monotonic()
         elapsed = now - self.started
         if elapsed > self.time_limit:
@@ -127,10 +152,11 @@ class Reporter:
         message = {
             "type": "job.progress",
             "job": self.job_id,
-            "status": RestorationJob.Status.RUNNING,
+            "status": self.model.Status.RUNNING,
             "step": step,
             "total": total,
             "eta": round(elapsed / step * (total - step), 1) if step else None,
+            **(event or {}),
         }
         if preview is not None and (now >= self._next_preview or step >= total):
             jpeg = self.encode_preview(preview())
@@ -139,16 +165,18 @@ class Reporter:
                 PREVIEW_INTERVAL, cost * PREVIEW_COST_SHARE, len(jpeg) / PREVIEW_BYTES_PER_SECOND
             )
             message["preview"] = data_url(jpeg)
-        publish(self.job_id, message)
+        # Looked up at call time, so tests can watch the module's publish.
+        (self._publish or publish)(self.job_id, message)
+        still_running = self.model.objects.filter(
+            pk=self.job_id, status=self.model.Status.RUNNING, cancel_requested=False
+        )
         if now - self._last_db >= DB_INTERVAL or step >= total:
             self._last_db = now
-            running = RestorationJob.objects.filter(
-                pk=self.job_id, status=RestorationJob.Status.RUNNING, cancel_requested=False
-            ).update(step=step, total=total, heartbeat_at=timezone.now())
+            running = still_running.update(
+                step=step, total=total, heartbeat_at=timezone.now(), **(state or {})
+            )
         else:
             # Checked at every step (one indexed read) so Cancel takes effect at the next one.
-            running = RestorationJob.objects.filter(
-                pk=self.job_id, status=RestorationJob.Status.RUNNING, cancel_requested=False
-            ).exists()
+            running = still_running.exists()
         if not running:
             raise self.cancelled(f"job {self.job_id} was cancelled or is no longer running")

@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers that call the services (deployment mode, queue `gpu`)."""
+"""Celery tasks: thin wrappers that call the services (deployment mode, queues `gpu` and
+`train`)."""
 
 import logging
 
@@ -6,7 +7,7 @@ from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 
-from restoration import lifecycle, services
+from restoration import lifecycle, services, training_runs
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,26 @@ def run_restoration_job(job_id: int) -> None:
     services.job_run(job_id=job_id)
 
 
+@shared_task(
+    name="restoration.tasks.run_training_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=settings.TRAINING_TIME_LIMIT + 60,
+    soft_time_limit=settings.TRAINING_TIME_LIMIT,
+)
+def run_training_run(run_id: int) -> None:
+    # Routed to queue `train` (CELERY_TASK_ROUTES): its own workers and time limit.
+    training_runs.training_run_run(run_id=run_id)
+
+
+def _sweep_all() -> None:
+    """Sweep every kind of long job; one kind failing does not stop the other."""
+    try:
+        services.job_sweep()
+    finally:
+        training_runs.training_run_sweep()
+
+
 @shared_task(name="restoration.tasks.sweep_jobs", ignore_result=True)
 def sweep_jobs() -> None:
     """The sweep as a task, for an operator who prefers `celery beat` (or cron) to drive it.
@@ -32,7 +53,7 @@ def sweep_jobs() -> None:
     Every worker already sweeps on its own (below); route this task to a queue whose worker is
     not busy with long jobs, or it waits behind them.
     """
-    services.job_sweep()
+    _sweep_all()
 
 
 @worker_ready.connect
@@ -44,14 +65,19 @@ def _start_sweeping(**_kwargs) -> None:
     workers do not conflict: each transition is a conditional update."""
     global _sweeping
     if _sweeping is None:
-        _sweeping = lifecycle.start_periodic(
-            services.job_sweep,
-            interval=settings.RESTORATION_SWEEP_INTERVAL,
-            name="restoration-sweep",
-        )
+        # One schedule per kind of job (restoration jobs, training runs), each in its thread.
+        _sweeping = [
+            lifecycle.start_periodic(
+                sweep, interval=settings.RESTORATION_SWEEP_INTERVAL, name=f"{kind}-sweep"
+            )
+            for kind, sweep in (
+                ("restoration", services.job_sweep),
+                ("training", training_runs.training_run_sweep),
+            )
+        ]
 
 
 @worker_shutdown.connect
 def _stop_sweeping(**_kwargs) -> None:
-    if _sweeping is not None:
-        _sweeping.set()
+    for stop in _sweeping or []:
+        stop.set()

@@ -12,4 +12,9 @@ urlpatterns = [
     path("restoration/jobs/<id:pk>/", views.job_detail, name="job_detail"),
     path("restoration/jobs/<id:pk>/cancel/", views.job_cancel, name="job_cancel"),
     path("restoration/jobs/<id:pk>/retry/", views.job_retry, name="job_retry"),
+    path("restoration/training/", views.training_list, name="training_list"),
+    path("restoration/training/<id:pk>/", views.training_detail, name="training_detail"),
+    path("restoration/training/<id:pk>/cancel/", views.training_cancel, name="training_cancel"),
+    path("restoration/training/<id:pk>/resume/", views.training_resume, name="training_resume"),
+    path("restoration/training/<id:pk>/sample.jpg", views.training_sample, name="training_sample"),
 ]

@@ -1,17 +1,18 @@
 """Restoration pages: launch a job, watch it live, see and compare the results."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from heritage.models import DamageAnnotation, Motif
 from heritage.views import curator_required
-from restoration import selectors, services
+from restoration import selectors, services, training_runs, training_selectors
 from restoration.engines.registry import registry
-from restoration.forms import JobCreateForm
-from restoration.models import RestorationJob
+from restoration.forms import JobCreateForm, TrainingResumeForm, TrainingRunForm
+from restoration.models import RestorationJob, TrainingRun
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -161,3 +162,117 @@ def compare(request: HttpRequest, pk: int, annotation_pk: int) -> HttpResponse:
             ),
         },
     )
+
+
+# --- training runs ------------------------------------------------------------------------
+
+
+def _training_form(data=None) -> TrainingRunForm:
+    return TrainingRunForm(
+        data,
+        engines=training_runs.TRAINABLE,
+        motifs=training_selectors.training_motif_choices(),
+    )
+
+
+@curator_required
+def training_list(request: HttpRequest) -> HttpResponse:
+    """The runs so far, and the form that starts one (POST)."""
+    form = _training_form(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = training_runs.training_run_create(
+                requested_by=request.user,
+                engine=form.cleaned_data["engine"],
+                motifs=list(form.cleaned_data["motifs"]),
+                options=form.options(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect(run)
+    return render(
+        request,
+        "restoration/training_list.html",
+        {
+            "form": form,
+            "runs": training_selectors.training_run_list()[:100],
+            "min_motifs": settings.TRAINING_MIN_MOTIFS,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _run_or_404(request: HttpRequest, pk: int) -> TrainingRun:
+    run = training_selectors.training_run_for_user(run_id=pk, user=request.user)
+    if run is None:
+        raise Http404("No such training run.")
+    return run
+
+
+@curator_required
+@require_GET
+def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run_or_404(request, pk)
+    state = training_selectors.training_run_state(run=run)
+    if _wants_json(request):
+        return JsonResponse(state)
+    saved = training_runs.training_run_saved_step(run) if run.is_finished else 0
+    return render(
+        request,
+        "restoration/training_detail.html",
+        {
+            "run": run,
+            "state": state,
+            "motifs": run.motifs.order_by("title"),
+            "saved_step": saved,
+            "resume_form": TrainingResumeForm(initial={"steps": max(run.total, saved + 1)}),
+        },
+    )
+
+
+@curator_required
+@require_POST
+def training_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run_or_404(request, pk)
+    try:
+        training_runs.training_run_cancel(run=run, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.info(request, "Cancelling: training stops at its next step.")
+    return redirect(run)
+
+
+@curator_required
+@require_POST
+def training_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run_or_404(request, pk)
+    form = TrainingResumeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the step to train up to, a whole number.")
+        return redirect(run)
+    try:
+        resumed = training_runs.training_run_resume(
+            run=run, user=request.user, steps=form.cleaned_data["steps"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(run)
+    return redirect(resumed)
+
+
+@curator_required
+@require_GET
+def training_sample(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run's latest sample grid (damaged | restored | truth rows), curators only."""
+    run = _run_or_404(request, pk)
+    if not run.latest_sample:
+        raise Http404("No sample yet.")
+    try:
+        handle = run.latest_sample.open("rb")
+    except OSError:
+        raise Http404("The sample is gone.") from None
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -414,7 +414,7 @@ def test_the_periodic_sweep_runs_at_once_then_again_and_survives_errors():
 
 
 def test_every_celery_worker_starts_sweeping_when_it_is_ready(monkeypatch, settings):
-    from restoration import tasks
+    from restoration import tasks, training_runs
 
     started = []
     monkeypatch.setattr(
@@ -424,7 +424,10 @@ def test_every_celery_worker_starts_sweeping_when_it_is_ready(monkeypatch, setti
     settings.RESTORATION_SWEEP_INTERVAL = 7
     tasks._start_sweeping(sender=None)
     tasks._start_sweeping(sender=None)  # once per process
-    assert started == [(services.job_sweep, {"interval": 7, "name": "restoration-sweep"})]
+    assert started == [
+        (services.job_sweep, {"interval": 7, "name": "restoration-sweep"}),
+        (training_runs.training_run_sweep, {"interval": 7, "name": "training-sweep"}),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,605 @@
+"""Writes of training runs: create, resume, queue (Celery queue `train`), run, cancel, sweep.
+
+A training run is a long job like a restoration job and shares its life cycle
+(restoration.lifecycle: dispatch, claim, heartbeat, finish, cancel, sweep) and its progress
+reporting (restoration.progress.Reporter, the WebSocket consumer); this module binds them to
+TrainingRun. The run trains on the chosen motifs' own images: a motif with real damage
+annotations contributes only tiles that its (current) damage masks leave intact, so damaged
+pixels never serve as ground truth. Its folder under HERITAGE_TRAINING_DIR keeps the weights
+and the training state, from which a run whose worker died continues and a new run resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+from PIL import Image
+
+from heritage.models import DamageAnnotation, Motif, User
+from heritage.services import annotation_read_mask, motif_read_rgb
+from restoration import checkpoints, lifecycle, pipeline, progress, training_selectors
+from restoration.engines.base import Cancelled
+from restoration.models import TrainingRun
+
+logger = logging.getLogger(__name__)
+
+Status = TrainingRun.Status
+
+# The engines that can be trained (restoration.learned.training); the CLI offers the same.
+TRAINABLE = ("prior_diffusion",)
+# Files of the checkpoint folder that are registered (the optimiser state stays in the run's
+# folder, for resuming).
+WEIGHTS, CONFIG, STATE = "model.safetensors", "config.json", "training_state.pt"
+
+DEFAULTS = {"size": 128, "steps": 2000, "batch": 8, "lr": 2e-4, "seed": 0, "sample_every": 100}
+# (low, high) of each numeric option, inclusive.
+BOUNDS = {
+    "size": (16, 512),
+    "steps": (1, 1_000_000),
+    "batch": (1, 64),
+    "lr": (1e-6, 1e-2),
+    "seed": (0, 2**31 - 1),
+    "sample_every": (1, 1_000_000),
+}
+# Architecture keys a curator may set, with bounds (restoration.learned.unet.UNetConfig).
+ARCHITECTURE_BOUNDS = {
+    "prior_channels": (4, 256),
+    "norm_groups": (1, 64),
+    "patch_size": (1, 4),
+    "layers_per_block": (1, 4),
+}
+DEFAULT_CHANNELS = [64, 96, 128, 192]
+DEFAULT_PATCH = 2
+DEFAULT_NORM_GROUPS = 16
+# Pixels around real damage that are left out too (brush strokes rarely cover the last halo).
+DAMAGE_MARGIN = 8
+
+
+def _require_curator(user: User | None) -> None:
+    if user is None or not getattr(user, "is_curator", False):
+        raise PermissionDenied("Only curators can train models.")
+
+
+def training_options_clean(options: dict) -> dict:
+    """Options with defaults filled in; ValidationError listing every bad one."""
+    unknown = set(options) - set(DEFAULTS) - {"architecture"}
+    errors = [f"Unknown option {name!r}." for name in sorted(unknown)]
+    cleaned: dict = {}
+    for name, default in DEFAULTS.items():
+        value = options.get(name, default)
+        kind = float if isinstance(default, float) else int
+        low, high = BOUNDS[name]
+        try:
+            if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+                raise ValueError
+            value = kind(value)
+            if kind is float and not math.isfinite(value):
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.append(f"{name} must be a {'number' if kind is float else 'whole number'}.")
+            continue
+        if not low <= value <= high:
+            errors.append(f"{name} must be from {low:g} to {high:g}, got {value:g}.")
+            continue
+        cleaned[name] = value
+    architecture, arch_errors = _architecture_clean(options.get("architecture") or {})
+    errors += arch_errors
+    if not errors:
+        multiple = architecture.get("patch_size", DEFAULT_PATCH) * 2 ** (
+            len(architecture.get("block_out_channels", DEFAULT_CHANNELS)) - 1
+        )
+        if cleaned["size"] % multiple:
+            errors.append(f"size must be a multiple of {multiple} for this network.")
+        if cleaned["sample_every"] > cleaned["steps"]:
+            errors.append("sample_every must not exceed steps (a sample is also made at the end).")
+    if errors:
+        raise ValidationError(errors)
+    cleaned["architecture"] = architecture
+    return cleaned
+
+
+def _architecture_clean(architecture) -> tuple[dict, list[str]]:
+    if not isinstance(architecture, dict):
+        return {}, ["architecture must be a mapping."]
+    errors, cleaned = [], {}
+    for key, value in architecture.items():
+        if key == "block_out_channels":
+            if (
+                not isinstance(value, list)
+                or not 1 <= len(value) <= 6
+                or not all(isinstance(v, int) and 8 <= v <= 512 for v in value)
+            ):
+                errors.append("block_out_channels must be 1 to 6 widths from 8 to 512.")
+                continue
+        elif key in ARCHITECTURE_BOUNDS:
+            low, high = ARCHITECTURE_BOUNDS[key]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                errors.append(f"architecture {key} must be a whole number from {low} to {high}.")
+                continue
+        else:
+            errors.append(f"Unknown architecture option {key!r}.")
+            continue
+        cleaned[key] = value
+    if not errors:
+        groups = cleaned.get("norm_groups", DEFAULT_NORM_GROUPS)
+        widths = cleaned.get("block_out_channels", DEFAULT_CHANNELS)
+        if any(width % groups for width in widths + [cleaned.get("prior_channels", groups)]):
+            errors.append(f"Every width (and prior_channels) must be a multiple of {groups}.")
+    return cleaned, errors
+
+
+def training_run_create(
+    *,
+    requested_by: User,
+    engine: str,
+    motifs: list[Motif],
+    options: dict,
+    resumed_from: TrainingRun | None = None,
+    losses: list | None = None,
+    queue: bool = True,
+) -> TrainingRun:
+    """Save a training run and queue it on commit.
+
+    Raises PermissionDenied for non-curators, ValidationError for an engine that cannot be
+    trained, fewer than HERITAGE_TRAIN_MIN_MOTIFS motifs or bad options.
+    """
+    _require_curator(requested_by)
+    if engine not in TRAINABLE:
+        raise ValidationError(
+            f"Engine {engine!r} cannot be trained here; trainable: {', '.join(TRAINABLE)}."
+        )
+    motifs = list({motif.pk: motif for motif in motifs}.values())
+    if len(motifs) < settings.TRAINING_MIN_MOTIFS:
+        raise ValidationError(
+            f"Choose at least {settings.TRAINING_MIN_MOTIFS} motifs to train on "
+            f"({len(motifs)} chosen)."
+        )
+    cleaned = training_options_clean(options)
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            engine=engine,
+            options=cleaned,
+            total=cleaned["steps"],
+            resumed_from=resumed_from,
+            losses=losses or [],
+            requested_by=requested_by,
+        )
+        run.motifs.set(motifs)
+        run.output = f"run-{run.pk:06d}"
+        TrainingRun.objects.filter(pk=run.pk).update(output=run.output)
+    if queue:
+        transaction.on_commit(lambda: training_run_enqueue(run_id=run.pk))
+    else:
+        TrainingRun.objects.filter(pk=run.pk).update(dispatched_at=timezone.now())
+    return run
+
+
+def training_run_folder(run: TrainingRun) -> Path:
+    return Path(settings.TRAINING_DIR) / run.output
+
+
+def training_run_saved_step(run: TrainingRun) -> int:
+    """The step of the run's last saved training state (0 when none: it cannot be resumed)."""
+    folder = training_run_folder(run)
+    if not (folder / STATE).is_file():
+        return 0
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        return int(config["training"]["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def training_run_resume(*, run: TrainingRun, user: User, steps: int | None = None) -> TrainingRun:
+    """A new run that continues `run` from its last saved state up to `steps` in all (default:
+    the steps `run` was asked for), on the same motifs with the same options.
+
+    Raises PermissionDenied, ValidationError for a run still going, one with no saved state,
+    or `steps` not beyond the saved step.
+    """
+    _require_curator(user)
+    if run.status not in TrainingRun.FINISHED:
+        raise ValidationError("Only a run that has ended can be resumed; cancel it first.")
+    saved = training_run_saved_step(run)
+    if not saved:
+        raise ValidationError(
+            "This run saved no training state to continue from (it stopped before its first "
+            "save, or its folder is gone): start a new run instead."
+        )
+    steps = run.options["steps"] if steps is None else steps
+    if steps <= saved:
+        raise ValidationError(
+            f"The run saved its state at step {saved}: resume to more steps than that."
+        )
+    options = {**run.options, "steps": steps}
+    options["sample_every"] = min(options["sample_every"], steps)
+    return training_run_create(
+        requested_by=user,
+        engine=run.engine,
+        motifs=list(run.motifs.all()),
+        options=options,
+        resumed_from=run,
+        losses=[point for point in run.losses if point[0] <= saved],
+    )
+
+
+def training_run_enqueue(*, run_id: int) -> bool:
+    """Send a pending run to its runner and record it; False (logged) if the broker is down."""
+    return lifecycle.dispatch(TrainingRun, run_id, _send)
+
+
+def _send(run_id: int) -> None:
+    # Looked up at call time, so tests can replace training_run_dispatch.
+    training_run_dispatch(run_id=run_id)
+
+
+def training_run_dispatch(*, run_id: int) -> None:
+    """Hand a saved run to the configured runner: Celery queue `train`, or a server thread."""
+    if settings.RESTORATION_RUNNER == "celery":
+        from restoration.tasks import run_training_run
+
+        run_training_run.apply_async(args=[run_id], queue="train")
+    else:
+        from restoration import embedded
+
+        embedded.submit_training(run_id)
+
+
+def _publish(run_id: int, message: dict) -> None:
+    progress.publish_to(progress.group_name(run_id, kind="training"), message)
+
+
+def _event(run: TrainingRun, kind: str) -> dict:
+    return {"type": kind, **training_selectors.training_run_state(run=run)}
+
+
+def training_run_run(*, run_id: int) -> None:
+    """Claim and run one training run to its end; never raises for a failing run (the error is
+    stored on the run and published)."""
+    if not lifecycle.claim(
+        TrainingRun, run_id, worker=lifecycle.worker_name(), device=settings.RESTORATION_DEVICE
+    ):
+        logger.info("training run %s was not claimable", run_id)
+        return
+    run = TrainingRun.objects.get(pk=run_id)
+    _publish(run_id, _event(run, "job.progress"))
+    with lifecycle.Heartbeat(
+        TrainingRun,
+        run_id,
+        attempt=run.attempts,
+        interval=settings.RESTORATION_HEARTBEAT_TIMEOUT / 4,
+    ):
+        _run_claimed(run)
+    run.refresh_from_db()
+    if run.status in lifecycle.ENDED_EVENTS:
+        _publish(run_id, _event(run, lifecycle.ENDED_EVENTS[run.status]))
+
+
+def _run_claimed(run: TrainingRun) -> None:
+    run_id = run.pk
+    try:
+        config = _train(run)
+    except Cancelled:
+        if TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists():
+            lifecycle.finish(TrainingRun, run_id, Status.CANCELLED)
+    except (ValueError, ValidationError) as exc:
+        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        lifecycle.finish(TrainingRun, run_id, Status.FAILED, error=message)
+    except SoftTimeLimitExceeded:
+        limit = settings.TRAINING_TIME_LIMIT
+        lifecycle.finish(
+            TrainingRun,
+            run_id,
+            Status.FAILED,
+            error=f"The run ran past its time limit ({limit} s); resume it to train further.",
+        )
+    except Exception as exc:
+        logger.exception("training run %s failed", run_id)
+        lifecycle.finish(
+            TrainingRun,
+            run_id,
+            Status.FAILED,
+            error=f"Training failed: {type(exc).__name__}: {exc}",
+        )
+    else:
+        try:
+            _register(run, config)
+        except Exception as exc:
+            logger.exception("registering the weights of training run %s failed", run_id)
+            lifecycle.finish(
+                TrainingRun,
+                run_id,
+                Status.FAILED,
+                error=f"The weights were trained but could not be registered: {exc}",
+            )
+
+
+class _Watcher:
+    """train()'s on_step: thins the loss curve, picks up new sample grids, reports the step."""
+
+    def __init__(self, run: TrainingRun, folder: Path, reporter: progress.Reporter):
+        self.run, self.folder, self.reporter = run, folder, reporter
+        self.losses = list(run.losses)
+        self.every = max(1, math.ceil(run.options["steps"] / TrainingRun.LOSS_POINTS))
+        self.window: list[float] = []
+        self.sample_step = 0
+        self.unsent: np.ndarray | None = None
+
+    def __call__(self, step: int, total: int, loss: float) -> None:
+        self.window.append(loss)
+        event: dict = {"loss": loss}
+        if step % self.every == 0 or step == total:
+            point = [step, round(float(np.mean(self.window)), 6)]
+            self.window = []
+            self.losses.append(point)
+            event["point"] = point
+        # train() writes a step's sample grid after calling on_step: the grid of the last
+        # sampling step before this one is on disk now.
+        every = self.run.options["sample_every"]
+        self.pick_up_sample((step - 1) // every * every)
+        self._report(step, total, event)
+
+    def pick_up_sample(self, step: int) -> None:
+        path = self.folder / "samples" / f"step_{step:06d}.png"
+        if step <= self.sample_step or not path.is_file():
+            return
+        with Image.open(path) as image:
+            grid = np.asarray(image.convert("RGB"))
+        self.sample_step, self.unsent = step, grid
+        jpeg = pipeline.preview_jpeg(grid, longest_side=512, quality=85)
+        stored = self.run.latest_sample.storage.save(
+            f"training/samples/run-{self.run.pk}-step-{step}.jpg", ContentFile(jpeg)
+        )
+        old = TrainingRun.objects.filter(pk=self.run.pk).values_list("latest_sample", flat=True)
+        old = old.first()
+        TrainingRun.objects.filter(pk=self.run.pk).update(latest_sample=stored, sample_step=step)
+        if old:
+            self.run.latest_sample.storage.delete(old)
+
+    def _render(self) -> np.ndarray:
+        grid, self.unsent = self.unsent, None
+        return grid
+
+    def _report(self, step: int, total: int, event: dict) -> None:
+        if self.unsent is not None:
+            event["sample_step"] = self.sample_step
+        # The sample is offered until the reporter (which thins previews) takes it.
+        self.reporter(
+            step,
+            total,
+            preview=self._render if self.unsent is not None else None,
+            event=event,
+            state={"losses": self.losses},
+        )
+
+    def finish(self, step: int) -> None:
+        """After train() returned: the last grid (written after the last on_step) and curve."""
+        self.pick_up_sample(step)
+        if self.unsent is not None:
+            jpeg = pipeline.preview_jpeg(self._render())
+            _publish(
+                self.run.pk,
+                {
+                    "type": "job.progress",
+                    "job": self.run.pk,
+                    "status": Status.RUNNING,
+                    "step": step,
+                    "total": self.run.total,
+                    "sample_step": self.sample_step,
+                    "preview": progress.data_url(jpeg),
+                },
+            )
+        TrainingRun.objects.filter(pk=self.run.pk).update(losses=self.losses, step=step)
+
+
+def _train(run: TrainingRun) -> dict:
+    """Export the motifs, train (resuming where a state was saved), return the saved config."""
+    from restoration.engines.registry import device as resolve_device
+    from restoration.learned.training import TrainOptions, train
+
+    device = resolve_device()
+    TrainingRun.objects.filter(pk=run.pk).update(device=device)
+    folder = training_run_folder(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / STATE).is_file():
+        resume = str(folder)  # an earlier attempt of this run saved its state: continue it
+    elif run.resumed_from is not None:
+        resume = str(training_run_folder(run.resumed_from))
+    else:
+        resume = None
+    options = run.options
+    reporter = progress.Reporter(
+        run.pk,
+        encode_preview=pipeline.preview_jpeg,
+        cancelled=Cancelled,
+        time_limit=settings.TRAINING_TIME_LIMIT,
+        model=TrainingRun,
+        publish=_publish,
+    )
+    watcher = _Watcher(run, folder, reporter)
+    with tempfile.TemporaryDirectory(prefix=f"training-run-{run.pk}-") as data_dir:
+        manifest = _export_motifs(run, Path(data_dir), tile=2 * options["size"])
+        TrainingRun.objects.filter(pk=run.pk).update(data_manifest=manifest)
+        try:
+            config = train(
+                TrainOptions(
+                    data=[data_dir],
+                    out=str(folder),
+                    size=options["size"],
+                    steps=options["steps"],
+                    batch=options["batch"],
+                    lr=options["lr"],
+                    seed=options["seed"],
+                    device=device,
+                    resume=resume,
+                    sample_every=options["sample_every"],
+                    # Saved at every sample: cancelling or a lost worker costs at most that much.
+                    save_every=options["sample_every"],
+                    longest=max(512, 2 * options["size"]),
+                    architecture=options["architecture"],
+                ),
+                on_step=watcher,
+                log=lambda line: logger.info("training run %s: %s", run.pk, line),
+            )
+        finally:
+            # Progress is persisted throttled: a cancelled or failed run keeps its whole curve.
+            TrainingRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
+                losses=watcher.losses
+            )
+    watcher.finish(config["training"]["steps"])
+    return config
+
+
+def _export_motifs(run: TrainingRun, folder: Path, *, tile: int) -> dict:
+    """Write the run's motifs as training images into `folder`, with a manifest.csv of
+    licences; returns the data manifest. A motif with real (not simulated) damage gives only
+    the tiles of `tile` pixels its current masks leave intact, with a margin.
+
+    Raises ValidationError when no motif gives any image.
+    """
+    import cv2
+
+    rows, motifs = [], []
+    for motif in run.motifs.order_by("pk"):
+        image = motif_read_rgb(motif=motif)
+        annotations = DamageAnnotation.objects.filter(
+            motif=motif, superseded_by__isnull=True
+        ).exclude(method=DamageAnnotation.Method.SIMULATED)
+        damaged = np.zeros(image.shape[:2], bool)
+        for annotation in annotations:
+            damaged |= annotation_read_mask(annotation=annotation) > 127
+        licence = motif.licence.strip() or "unknown"
+        entry = {
+            "id": motif.pk,
+            "title": motif.title,
+            "sha256": motif.sha256,
+            "licence": licence,
+            "real_damage_annotations": [a.pk for a in annotations],
+        }
+        if damaged.any():
+            kernel = np.ones((2 * DAMAGE_MARGIN + 1,) * 2, np.uint8)
+            damaged = cv2.dilate(damaged.astype(np.uint8), kernel) > 0
+            parts = _intact_tiles(image, damaged, tile)
+            entry["damaged_share"] = round(float(damaged.mean()), 4)
+        else:
+            parts = [image]
+        names = []
+        for i, part in enumerate(parts):
+            name = f"motif-{motif.pk}.png" if part is image else f"motif-{motif.pk}-tile-{i}.png"
+            Image.fromarray(part).save(folder / name)
+            rows.append((name, licence))
+            names.append(name)
+        entry["files"] = names
+        motifs.append(entry)
+    if not rows:
+        raise ValidationError(
+            f"None of the chosen motifs has an intact area of {tile} x {tile} pixels outside "
+            "its recorded damage: choose motifs with less damage, or a smaller size."
+        )
+    with (folder / "manifest.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "licence"])
+        writer.writerows(rows)
+    return {
+        "motifs": motifs,
+        "excluded": f"pixels of real damage annotations, dilated by {DAMAGE_MARGIN} px",
+    }
+
+
+def _intact_tiles(image: np.ndarray, damaged: np.ndarray, tile: int) -> list[np.ndarray]:
+    """Non-overlapping tile x tile crops of `image` with no damaged pixel (a grid, row-major)."""
+    height, width = damaged.shape
+    tile = min(tile, height, width)
+    return [
+        image[y : y + tile, x : x + tile]
+        for y in range(0, height - tile + 1, tile)
+        for x in range(0, width - tile + 1, tile)
+        if not damaged[y : y + tile, x : x + tile].any()
+    ]
+
+
+def _register(run: TrainingRun, config: dict) -> None:
+    """Register the trained weights (weights, config, latest samples; not the optimiser state)
+    as a ModelCheckpoint of the run's engine trained by its curator, and succeed the run."""
+    folder = training_run_folder(run)
+    run.refresh_from_db()
+    training = config.get("training", {})
+    with tempfile.TemporaryDirectory(prefix=f"training-run-{run.pk}-weights-") as staging:
+        staging = Path(staging)
+        shutil.copy2(folder / WEIGHTS, staging / WEIGHTS)
+        shutil.copy2(folder / CONFIG, staging / CONFIG)
+        if (folder / "samples" / "latest.png").is_file():
+            (staging / "samples").mkdir()
+            shutil.copy2(folder / "samples" / "latest.png", staging / "samples" / "latest.png")
+        files = [
+            {"path": entry["file"], "sha256": entry["sha256"], "licence": entry["licence"]}
+            for entry in training.get("data", [])
+        ]
+        checkpoint = checkpoints.checkpoint_register(
+            location=staging,
+            engine=run.engine,
+            name=f"Training run {run.pk} ({training.get('steps', run.step)} steps)",
+            training_data={**run.data_manifest, "files": files, "training_run": run.pk},
+            steps=training.get("steps"),
+            losses={"points": run.losses, "per_10_steps": training.get("losses", [])},
+            trained_by=run.requested_by,
+            notes=f"Trained from the UI by training run {run.pk}"
+            + (f", resuming run {run.resumed_from_id}." if run.resumed_from_id else "."),
+        )
+    if not lifecycle.finish(TrainingRun, run.pk, Status.SUCCEEDED, checkpoint=checkpoint):
+        # Cancelled or recovered by the sweep meanwhile: the weights are still registered (a
+        # curator may use them), and the run keeps the state it was moved to.
+        TrainingRun.objects.filter(pk=run.pk).update(checkpoint=checkpoint)
+
+
+def training_run_cancel(*, run: TrainingRun, user: User) -> TrainingRun:
+    """Cancel a run: a pending one at once, a running one at its next step (its last saved
+    state stays, to resume from). Raises PermissionDenied, ValidationError if it had ended."""
+    _require_curator(user)
+    outcome = lifecycle.cancel(TrainingRun, run.pk)
+    run.refresh_from_db()
+    if outcome is None:
+        raise ValidationError(f"The run has already ended ({run.get_status_display().lower()}).")
+    if outcome == "cancelled":
+        _publish(run.pk, _event(run, "job.cancelled"))
+    return run
+
+
+def training_run_sweep() -> lifecycle.SweepResult:
+    """Recover runs whose worker died (they continue from their last saved state) and runs
+    whose message was lost; see lifecycle.sweep. Runs on the workers' and embedded schedule."""
+    return lifecycle.sweep(
+        TrainingRun,
+        policy=lifecycle.Policy(
+            heartbeat_timeout=settings.RESTORATION_HEARTBEAT_TIMEOUT,
+            time_limit=settings.TRAINING_TIME_LIMIT,
+            max_attempts=settings.RESTORATION_MAX_ATTEMPTS,
+            redispatch_after=settings.RESTORATION_REDISPATCH_AFTER,
+        ),
+        send=_send,
+        publish=_publish,
+    )
+
+
+def run_in_thread(run_id: int) -> None:
+    """Entry point of an embedded training thread: run, then release the DB connection."""
+    close_old_connections()
+    try:
+        training_run_run(run_id=run_id)
+    except Exception:
+        logger.exception("embedded training run %s crashed outside its loop", run_id)
+    finally:
+        connection.close()
