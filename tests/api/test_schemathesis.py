@@ -12,6 +12,8 @@ import os
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
@@ -74,6 +76,21 @@ def catalogue(curator, expert, media):
     }
 
 
+@pytest.fixture
+def one_connection():
+    """Keep the test's database connection across requests, as Django's test client does.
+
+    The WSGI handler closes connections when a request ends; with PostgreSQL's pool that hands
+    the test transaction's connection back, and the next request could not open another one
+    inside the test's atomic block.
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture(params=["anonymous", "expert", "curator"])
 def role_headers(request, curator, expert, catalogue, settings):
     # The anonymous read throttle would answer 429 after a few examples and hide the rest.
@@ -100,7 +117,7 @@ def role_headers(request, curator, expert, catalogue, settings):
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_operation_answers_a_server_error(case, role_headers):
+def test_no_operation_answers_a_server_error(case, role_headers, one_connection):
     role, cookies, known = role_headers
     # Every other example names real objects; the others keep their generated identifiers.
     real = next((ids for prefix, ids in known.items() if case.path.startswith(prefix)), {})
