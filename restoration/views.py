@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -270,9 +270,11 @@ def training_sample(request: HttpRequest, pk: int) -> HttpResponse:
     if not run.latest_sample:
         raise Http404("No sample yet.")
     try:
-        handle = run.latest_sample.open("rb")
+        # A small JPEG (pipeline.preview_jpeg), read whole: no sync iterator under ASGI.
+        with run.latest_sample.open("rb") as handle:
+            data = handle.read()
     except OSError:
         raise Http404("The sample is gone.") from None
-    response = FileResponse(handle, content_type="image/jpeg")
+    response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
     return response

@@ -2,8 +2,12 @@
 
 import os
 import shutil
+import threading
+import time
 
 import pytest
+from django.db import connection
+from django.db.backends.signals import connection_created
 
 CHROMIUM = os.environ.get("HERITAGE_CHROMIUM", "/usr/bin/chromium")
 
@@ -67,3 +71,69 @@ def signed_in(page, live_server, django_user_model, settings, tmp_path):
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/motifs/")
     return page, user
+
+
+@pytest.fixture(scope="package")
+def asgi_server():
+    """Base URL of Daphne serving heritage.asgi.application (and static files) in a thread.
+
+    Twisted's reactor runs once per process, so one server serves every browser test module.
+    """
+    from daphne.server import Server  # installs Twisted's asyncio reactor: import it first
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from twisted.internet import reactor
+
+    from heritage.asgi import application
+
+    server = Server(
+        application=ASGIStaticFilesHandler(application),
+        endpoints=["tcp:port=0:interface=127.0.0.1"],
+        signal_handlers=False,
+        verbosity=0,
+    )
+    errors = []
+
+    def serve():
+        try:
+            server.run()
+        except BaseException as exc:  # reported to the test below
+            errors.append(exc)
+
+    thread = threading.Thread(target=serve, name="daphne", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.listening_addresses:
+        if errors or not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"Daphne did not start: {errors}")
+        time.sleep(0.05)
+    port = server.listening_addresses[0][1]
+    # "localhost", like live_server: the session cookie of signed_in applies to every port.
+    yield f"http://localhost:{port}"
+    reactor.callFromThread(reactor.stop)
+    thread.join(10)
+
+
+@pytest.fixture
+def shared_sqlite_reads():
+    """Let the server's threads read the in-memory SQLite test database while the job writes.
+
+    Connections of one process share that database through SQLite's shared cache, whose
+    table locks fail at once ("database table is locked") instead of waiting like file
+    locks: a job's progress update would fail while a page request reads the job. Readers
+    in read-uncommitted mode take no table locks. A file or PostgreSQL database needs none.
+    """
+    if connection.vendor != "sqlite" or not connection.is_in_memory_db():
+        yield
+        return
+
+    def read_uncommitted(sender, **kwargs):
+        if kwargs["connection"].vendor == "sqlite":
+            kwargs["connection"].cursor().execute("PRAGMA read_uncommitted = 1")
+
+    # Connections opened from now on (the server's request threads, the job's thread)...
+    connection_created.connect(read_uncommitted, weak=False)
+    # ...and this thread's, which live_server's threads share.
+    read_uncommitted(None, connection=connection)
+    yield
+    connection_created.disconnect(read_uncommitted)
+    connection.cursor().execute("PRAGMA read_uncommitted = 0")
