@@ -152,6 +152,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL
         # A connection idle this long is closed, so quiet processes give connections back.
         "max_idle": 300,
     }
+    # A process forked after using the pool (a Celery pool child) opens its own.
+    from heritage.dbpool import install_fork_safety
+
+    install_fork_safety()
 elif DB_POOL_MAX_SIZE < 0:
     raise ImproperlyConfigured(
         f"HERITAGE_DB_POOL_MAX_SIZE must be 0 (no pool) or more, got {DB_POOL_MAX_SIZE}"
