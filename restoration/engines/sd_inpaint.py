@@ -25,6 +25,7 @@ another number of channels report progress without a preview.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -155,12 +156,17 @@ class SDInpaintEngine(Engine):
         self.cell = int(getattr(pipe, "vae_scale_factor", 8))
         if self.size < 2 * self.cell or self.size % self.cell:
             raise EngineError(f"sd_inpaint: size must be a multiple of {self.cell}, at least 64")
-        self.latent_channels = int(pipe.vae.config.latent_channels)
+        # A pipeline keeps per-call state (its scheduler's timesteps, guidance): jobs running in
+        # threads of one worker take turns on it.
+        self._lock = threading.Lock()
 
     def close(self) -> None:
+        import gc
+
         import torch
 
         self.pipe = None
+        gc.collect()
         if str(self.device).startswith("cuda"):
             torch.cuda.empty_cache()
 
@@ -178,6 +184,10 @@ class SDInpaintEngine(Engine):
         The preview is the whole image with the finished windows and the current window's
         latent approximation in the damaged pixels.
         """
+        with self._lock:
+            return self._restore(image, mask, seed=seed, params=params, on_progress=on_progress)
+
+    def _restore(self, image, mask, *, seed, params, on_progress) -> Restored:
         import cv2
         import diffusers
         import torch

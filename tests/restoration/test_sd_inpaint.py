@@ -294,11 +294,36 @@ def test_a_fraction_of_the_steps_runs_with_strength_below_one(engine):
     assert steps == [(s, 4) for s in range(5)]  # 2 windows x (4 x 0.5) steps
 
 
-def test_thin_damage_covers_whole_latent_cells_for_the_pipeline():
+def test_thin_damage_covers_whole_latent_cells_for_the_pipeline(engine):
     mask = np.zeros((16, 16), bool)
     mask[9, 3] = True
     cells = latent_cells(mask, 8)
     assert cells[8:, :8].all() and cells.sum() == 64
+
+    # A one-pixel crack between the pixels the pipeline samples its latent mask from (every
+    # 8th, nearest) is still redrawn: the mask it receives marks the crack's whole cells.
+    rng = np.random.default_rng(0)
+    image = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    crack = np.zeros((64, 64), bool)
+    crack[43, 5:60] = True
+    pipe = engine.pipe
+    given = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(pipe, name)
+
+        def __call__(self, **kwargs):
+            given.append(np.asarray(kwargs["mask_image"]) > 127)
+            return pipe(**kwargs)
+
+    engine.pipe = Spy()
+    try:
+        engine.restore(image, crack, seed=0, params=_params(), on_progress=_quiet)
+    finally:
+        engine.pipe = pipe
+    latent = given[0][::8, ::8]  # what the pipeline's nearest resize keeps
+    assert np.kron(latent, np.ones((8, 8), bool))[crack].all()
 
 
 def test_the_latent_preview_is_a_fixed_projection():
