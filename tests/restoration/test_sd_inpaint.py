@@ -408,3 +408,35 @@ def test_a_registered_folder_restores_a_job_end_to_end(
     mask = heritage_services.annotation_read_mask(annotation=simulated) > 127
     original = heritage_services.motif_read_rgb(motif=simulated.motif)
     assert np.array_equal(restored[~mask], original[~mask])
+
+
+def test_the_restore_command_runs_a_supplied_folder(tiny_pipeline, tmp_path, small_size, capsys):
+    from PIL import Image
+
+    image, mask = _damaged()
+    Image.fromarray(image).save(tmp_path / "mural.png")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "mask.png")
+
+    call_command(
+        "restore",
+        str(tmp_path / "mural.png"),
+        "--mask",
+        str(tmp_path / "mask.png"),
+        "--engine",
+        "sd_inpaint",
+        "--checkpoint",
+        str(tiny_pipeline),
+        "--out",
+        str(tmp_path / "restored.png"),
+        "--steps",
+        "2",
+        "--param",
+        "prompt=blue sky",
+        "--device",
+        "cpu",
+    )
+
+    restored = np.asarray(Image.open(tmp_path / "restored.png").convert("RGB"))
+    assert np.array_equal(restored[~mask], image[~mask])
+    out = capsys.readouterr().out
+    assert '"prompt": "blue sky"' in out and '"pipeline": "StableDiffusionInpaintPipeline"' in out
