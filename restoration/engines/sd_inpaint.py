@@ -124,7 +124,10 @@ class SDInpaintEngine(Engine):
         if dtype_name == "auto":
             dtype_name = "float16" if str(device).startswith("cuda") else "float32"
         self.dtype = getattr(torch, dtype_name)
-        self.size = int(self.options.get("size", DEFAULT_SIZE))
+        size = self.options.get("size", DEFAULT_SIZE)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 64 or size % 8:
+            raise EngineError(f"sd_inpaint: size must be a multiple of 8 from 64, got {size!r}")
+        self.size = size
         self.template = str(self.options.get("prompt_template", PROMPT_TEMPLATE))
         try:
             build_prompt(self.template, "x", "")
@@ -154,8 +157,10 @@ class SDInpaintEngine(Engine):
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe
         self.cell = int(getattr(pipe, "vae_scale_factor", 8))
-        if self.size < 2 * self.cell or self.size % self.cell:
-            raise EngineError(f"sd_inpaint: size must be a multiple of {self.cell}, at least 64")
+        if self.size % self.cell:
+            raise EngineError(
+                f"sd_inpaint: size must be a multiple of {self.cell} for this pipeline's VAE"
+            )
         # A pipeline keeps per-call state (its scheduler's timesteps, guidance): jobs running in
         # threads of one worker take turns on it.
         self._lock = threading.Lock()

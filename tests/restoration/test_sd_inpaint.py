@@ -356,7 +356,7 @@ def test_a_missing_folder_or_an_uncached_model_id_is_refused_clearly(tmp_path, o
 
 
 def test_bad_options_are_refused(tiny_pipeline):
-    with pytest.raises(EngineError, match="size must be a multiple of 8"):
+    with pytest.raises(EngineError, match="size must be a multiple of 8 from 64"):
         SDInpaintEngine(checkpoint=str(tiny_pipeline), options={"size": 60})
     with pytest.raises(EngineError, match="dtype"):
         SDInpaintEngine(checkpoint=str(tiny_pipeline), options={"dtype": "int8"})
