@@ -415,7 +415,11 @@ def _train(run: TrainingRun) -> dict:
     folder = training_run_folder(run)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / STATE).is_file():
-        resume = str(folder)  # an earlier attempt of this run saved its state: continue it
+        # An earlier attempt of this run (its worker died) saved its state: continue from it,
+        # with the curve as it was then.
+        resume = str(folder)
+        saved = training_run_saved_step(run)
+        run.losses = [point for point in run.losses if point[0] <= saved]
     elif run.resumed_from is not None:
         resume = str(training_run_folder(run.resumed_from))
     else:

@@ -302,6 +302,45 @@ def test_the_sweep_runs_again_a_run_whose_worker_died(curator, motifs, sent_runs
     assert run.status == TrainingRun.Status.PENDING and sent_runs[-1] == run.pk
 
 
+def test_a_run_whose_worker_died_continues_from_its_last_saved_state(
+    curator, motifs, events, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    class WorkerKilled(BaseException):
+        """Stands for the process dying: nothing in the run catches it."""
+
+    run = _create(curator, motifs, steps=5, sample_every=2)
+    original = training_runs._publish
+
+    def die_at_step_3(run_id, message):
+        original(run_id, message)
+        if message.get("step") == 3 and "loss" in message:
+            raise WorkerKilled
+
+    training_runs._publish = die_at_step_3
+    try:
+        with pytest.raises(WorkerKilled):
+            training_runs.training_run_run(run_id=run.pk)
+    finally:
+        training_runs._publish = original
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.RUNNING and run.attempts == 1
+
+    long_ago = timezone.now() - timedelta(seconds=settings.RESTORATION_HEARTBEAT_TIMEOUT + 5)
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=long_ago)
+    assert training_runs.training_run_sweep().retried == [run.pk]
+    events.clear()
+    training_runs.training_run_run(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED and run.attempts == 2, run.error
+    assert [e["step"] for e in events if "loss" in e] == [3, 4, 5]
+    assert [point[0] for point in run.losses] == [1, 2, 3, 4, 5]
+    assert run.checkpoint.steps == 5
+
+
 # --- the live socket -------------------------------------------------------------------------
 
 
