@@ -86,21 +86,55 @@ class PriorDiffusionEngine(Engine):
         if not Path(str(checkpoint)).exists():
             raise EngineError(f"prior_diffusion: checkpoint {checkpoint} does not exist")
         try:
-            self.model, self.config = checkpoints.load_model(
-                checkpoint, engine=self.name, device=device, dtype=self.dtype
-            )
-        except checkpoints.CheckpointError as exc:
+            config = checkpoints.read_config(checkpoint)
+            if config.get("engine") != self.name:
+                raise checkpoints.CheckpointError(
+                    f"{checkpoint} holds weights of engine {config.get('engine')!r}, "
+                    f"not {self.name!r}"
+                )
+            self.backbone = config.get("backbone", "pixel")
+            if self.backbone == "sd":
+                self._load_sd(checkpoint, config)
+            else:
+                self.model, self.config = checkpoints.load_model(
+                    checkpoint, engine=self.name, device=device, dtype=self.dtype
+                )
+                self.multiple = self.model.config.multiple
+        except (checkpoints.CheckpointError, OSError, ValueError) as exc:
             raise EngineError(str(exc)) from exc
         self.window = int(self.options.get("window", DEFAULT_WINDOW))
-        multiple = self.model.config.multiple
-        if self.window % multiple:
-            raise EngineError(f"prior_diffusion: window must be a multiple of {multiple}")
+        if self.window % self.multiple:
+            raise EngineError(f"prior_diffusion: window must be a multiple of {self.multiple}")
         self.batch = max(1, int(self.options.get("batch", 1 if device == "cpu" else 8)))
+
+    def _load_sd(self, checkpoint, config) -> None:
+        """The paper's setting: a frozen SD inpainting pipeline plus the trained prior adapter.
+
+        The pipeline folder is OPTIONS["sd_model"] when set, else the one the adapter was
+        trained on (recorded in its config.json).
+        """
+        from restoration.learned import sd_backbone
+
+        location = str(self.options.get("sd_model") or config.get("sd_model", ""))
+        if not location:
+            raise EngineError("prior_diffusion: this adapter names no SD inpainting model")
+        self.pipe = sd_backbone.load_pipeline(
+            location,
+            device=self.device,
+            dtype=self.dtype,
+            online=bool(self.options.get("online", False)),
+        )
+        self.adapter, self.config = sd_backbone.load_adapter(
+            checkpoint, device=self.device, dtype=self.dtype
+        )
+        self.prompt = str(self.options.get("prompt") or config.get("prompt", ""))
+        self.sd_model = location
+        self.multiple = sd_backbone.multiple_of(self.pipe)
 
     def close(self) -> None:
         import torch
 
-        self.model = None
+        self.model = self.pipe = self.adapter = None
         if str(self.device).startswith("cuda"):
             torch.cuda.empty_cache()
 
@@ -130,7 +164,7 @@ class PriorDiffusionEngine(Engine):
         # A small image is padded (reflecting its intact pixels, which stay intact) up to one
         # window; padding is cut off again at the end.
         pad_h, pad_w = max(0, size - height), max(0, size - width)
-        multiple = self.model.config.multiple
+        multiple = self.multiple
         if pad_h or pad_w:
             pad_h += (-(height + pad_h)) % multiple
             pad_w += (-(width + pad_w)) % multiple
@@ -177,23 +211,15 @@ class PriorDiffusionEngine(Engine):
 
             def on_step(step, _total, estimate, index=index, batch=batch):
                 def preview():
-                    current = estimate()
-                    for (y, x), tile in zip(batch, current, strict=True):
-                        estimates[(y, x)] = sampling.to_uint8(tile).astype(np.float32)
+                    tiles = self._preview_tiles(estimate(), size)
+                    for (y, x), tile in zip(batch, tiles, strict=True):
+                        estimates[(y, x)] = tile
                     return render()
 
                 on_progress(index * steps + step, total, preview=preview)
 
-            restored = sampling.inpaint(
-                self.model,
-                known=known,
-                mask=strength_t,
-                structure=structure,
-                texture=texture,
-                steps=steps,
-                scheduler=scheduler,
-                generator=generator,
-                on_step=on_step,
+            restored = self._denoise(
+                known, strength_t, structure, texture, steps, scheduler, generator, on_step
             )
             for (y, x), tile in zip(batch, restored, strict=True):
                 estimates.pop((y, x), None)
@@ -205,6 +231,7 @@ class PriorDiffusionEngine(Engine):
         region = work_strength > 0
         output[region] = np.clip(np.rint(filled[region]), 0, 255).astype(np.uint8)
         info = {
+            "backbone": self.backbone,
             "scheduler": scheduler,
             "steps": steps,
             "window": size,
@@ -215,7 +242,60 @@ class PriorDiffusionEngine(Engine):
             "torch": torch.__version__,
             "diffusers": diffusers.__version__,
         }
+        if self.backbone == "sd":
+            info.update(sd_model=self.sd_model, prompt=self.prompt)
         return Restored(output[:height, :width], info)
+
+    def _denoise(self, known, strength, structure, texture, steps, scheduler, generator, on_step):
+        """Clean images in [-1, 1] for one batch of windows, from the configured backbone."""
+        from restoration.learned import sampling
+
+        if self.backbone == "sd":
+            from restoration.learned import sd_backbone
+
+            return sd_backbone.inpaint(
+                self.pipe,
+                self.adapter,
+                known=known,
+                mask=strength,
+                structure=structure,
+                texture=texture,
+                prompt=self.prompt,
+                steps=steps,
+                scheduler=scheduler,
+                generator=generator,
+                on_step=on_step,
+            )
+        return sampling.inpaint(
+            self.model,
+            known=known,
+            mask=strength,
+            structure=structure,
+            texture=texture,
+            steps=steps,
+            scheduler=scheduler,
+            generator=generator,
+            on_step=on_step,
+        )
+
+    def _preview_tiles(self, estimate, size: int) -> list[np.ndarray]:
+        """float32 (size, size, 3) RGB tiles of a step's clean estimate (latents made RGB
+        with the cheap linear approximation, no VAE decode)."""
+        import cv2
+
+        from restoration.learned import sampling
+
+        if self.backbone != "sd":
+            return [sampling.to_uint8(tile).astype(np.float32) for tile in estimate]
+        from restoration.engines.sd_inpaint import latent_preview
+
+        tiles = []
+        for latent in estimate.float().cpu().numpy():
+            rgb = latent_preview(latent)
+            tiles.append(
+                cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+            )
+        return tiles
 
 
 def _strength(mask: np.ndarray) -> np.ndarray:

@@ -640,3 +640,11 @@ def test_provenance_shows_the_checkpoint_the_device_and_the_engine_details(
     assert f"<dd>{job.result.device}</dd>" in html
     details = html.split('id="provenance-info">')[1].split("</dd>")[0]
     assert details == f"device={job.result.device}, fill=200"
+
+
+def test_text_parameters_get_a_text_field_with_their_default(curator_client, simulated):
+    html = curator_client.get(simulated.motif.get_absolute_url()).content.decode()
+
+    fieldset = html.split('data-engine-params="sd_inpaint"')[1].split("</fieldset>")[0]
+    assert 'type="text" name="param-sd_inpaint-negative_prompt"' in fieldset
+    assert "watermark" in fieldset

@@ -51,6 +51,11 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, help="torch CPU threads")
         parser.add_argument("--channels", help="U-Net widths per level, e.g. 64,96,128,192")
         parser.add_argument(
+            "--sd-model",
+            help="train the prior adapter of a frozen Stable Diffusion inpainting pipeline "
+            "(a local diffusers folder) instead of the pixel-space U-Net",
+        )
+        parser.add_argument(
             "--register",
             action="store_true",
             help="register the result as a ModelCheckpoint in the database",
@@ -91,6 +96,9 @@ class Command(BaseCommand):
             architecture=architecture,
         )
         bar = tqdm(total=options["steps"], desc=options["engine"], unit="step", file=self.stderr)
+        if options["sd_model"]:
+            self._train_adapter(options, bar)
+            return
 
         def on_step(step: int, total: int, loss: float) -> None:
             bar.n = step
@@ -106,6 +114,41 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Wrote {options['out']} after {config['training']['steps']} steps "
             f"({config['training']['seconds']:.0f} s)."
+        )
+        if options["register"]:
+            self._register(options, config)
+
+    def _train_adapter(self, options, bar) -> None:
+        from restoration.engines.registry import resolve_device
+        from restoration.learned import data, sd_backbone
+
+        try:
+            sources = []
+            for folder in options["data"]:
+                sources += data.load_folder(
+                    folder, redistributable_only=options["redistributable_only"]
+                )
+            config = sd_backbone.train_adapter(
+                sd_model=options["sd_model"],
+                sources=sources,
+                out=options["out"],
+                size=options["size"],
+                steps=options["steps"],
+                batch=options["batch"],
+                lr=options["lr"],
+                seed=options["seed"],
+                device=resolve_device(options["device"]),
+                on_step=lambda step, total, loss: (
+                    bar.update(1),
+                    bar.set_postfix(loss=f"{loss:.4f}", refresh=True),
+                ),
+            )
+        except (ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            bar.close()
+        self.stdout.write(
+            f"Wrote the SD prior adapter {options['out']} ({config['training']['steps']} steps)."
         )
         if options["register"]:
             self._register(options, config)
