@@ -460,6 +460,10 @@ def test_a_finished_run_page_shows_its_checkpoint_sample_and_resume(
     run.refresh_from_db()
     html = curator_client.get(run.get_absolute_url()).content.decode()
     assert run.checkpoint.name in html and 'id="resume-training"' in html
+    # The restoration form of any motif now offers the trained weights for the engine.
+    heritage_services.annotation_simulate(motif=motifs[0], author=curator, protocol="dust", seed=2)
+    motif_page = curator_client.get(motifs[0].get_absolute_url()).content.decode()
+    assert f'<option value="{run.checkpoint.pk}"' in motif_page
     sample = curator_client.get(reverse("restoration:training_sample", args=[run.pk]))
     assert sample.status_code == 200 and sample["Content-Type"] == "image/jpeg"
 
