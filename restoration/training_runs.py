@@ -346,10 +346,9 @@ class _Watcher:
             self.window = []
             self.losses.append(point)
             event["point"] = point
-        # train() writes a step's sample grid after calling on_step: the grid of the last
-        # sampling step before this one is on disk now.
+        # train() writes a step's sample grid before calling on_step.
         every = self.run.options["sample_every"]
-        self.pick_up_sample((step - 1) // every * every)
+        self.pick_up_sample(step // every * every)
         self._report(step, total, event)
 
     def pick_up_sample(self, step: int) -> None:
@@ -386,7 +385,7 @@ class _Watcher:
         )
 
     def finish(self, step: int) -> None:
-        """After train() returned: the last grid (written after the last on_step) and curve."""
+        """After train() returned: the last grid, if no step report carried it, and the curve."""
         self.pick_up_sample(step)
         if self.unsent is not None:
             jpeg = pipeline.preview_jpeg(self._render())

@@ -111,8 +111,9 @@ def train(
 ) -> dict:
     """Train and write the checkpoint folder; returns its config (also in config.json).
 
-    on_step(step, total, loss) after every optimisation step (raise to stop: the last saved
-    checkpoint stays). Raises ValueError for bad data folders or options.
+    on_step(step, total, loss) after every optimisation step, once that step's sample grid and
+    checkpoint (when due) are written (raise to stop: the last saved checkpoint stays).
+    Raises ValueError for bad data folders or options.
     """
     import torch
     from PIL import Image
@@ -251,8 +252,6 @@ def train(
         if len(window) == 10 or step == options.steps:
             losses.append(float(np.mean(window)))
             window = []
-        if on_step is not None:
-            on_step(step, options.steps, value)
         if step % options.sample_every == 0 or step == options.steps:
             ema.eval()
             grid = sample_grid(
@@ -262,4 +261,7 @@ def train(
             Image.fromarray(grid).save(out / "samples" / "latest.png")
         if step % options.save_every == 0:
             save()
+        # Last, so a watcher finds this step's sample grid and checkpoint already written.
+        if on_step is not None:
+            on_step(step, options.steps, value)
     return save()

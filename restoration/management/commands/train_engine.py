@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-TRAINABLE = ("prior_diffusion",)
+from restoration.training_runs import TRAINABLE
 
 
 class Command(BaseCommand):
