@@ -152,12 +152,7 @@ def job_claim(*, job_id: int, worker: str) -> bool:
 
 def _finish(job_id: int, status: str, **fields) -> bool:
     """Conditionally end a running job; False if it was no longer running."""
-    return (
-        RestorationJob.objects.filter(pk=job_id, status=Status.RUNNING).update(
-            status=status, finished_at=timezone.now(), **fields
-        )
-        == 1
-    )
+    return lifecycle.finish(RestorationJob, job_id, status, **fields)
 
 
 worker_name = lifecycle.worker_name
@@ -347,18 +342,12 @@ def job_cancel(*, job: RestorationJob, user: User) -> RestorationJob:
     Raises PermissionDenied, ValidationError for a job that already ended.
     """
     _require_curator(user)
-    if RestorationJob.objects.filter(pk=job.pk, status=Status.PENDING).update(
-        status=Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
-    ):
-        job.refresh_from_db()
-        progress.publish(job.pk, _event(job, "job.cancelled"))
-        return job
-    if not RestorationJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
-        cancel_requested=True
-    ):
-        job.refresh_from_db()
-        raise ValidationError(f"The job has already ended ({job.get_status_display().lower()}).")
+    outcome = lifecycle.cancel(RestorationJob, job.pk)
     job.refresh_from_db()
+    if outcome == "cancelled":
+        progress.publish(job.pk, _event(job, "job.cancelled"))
+    elif outcome is None:
+        raise ValidationError(f"The job has already ended ({job.get_status_display().lower()}).")
     return job
 
 
