@@ -34,10 +34,16 @@ def sampling_scheduler(name: str, num_train_timesteps: int = 1000):
 
     config = training_scheduler(num_train_timesteps).config
     if name == "ddim":
-        return DDIMScheduler.from_config(config, clip_sample=True, set_alpha_to_one=True)
+        return DDIMScheduler.from_config(
+            config, clip_sample=True, set_alpha_to_one=True, timestep_spacing="trailing"
+        )
     if name == "dpm++":
         return DPMSolverMultistepScheduler.from_config(
-            config, algorithm_type="dpmsolver++", solver_order=2, thresholding=False
+            config,
+            algorithm_type="dpmsolver++",
+            solver_order=2,
+            thresholding=False,
+            timestep_spacing="trailing",
         )
     raise ValueError(f"Unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
 
