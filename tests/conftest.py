@@ -54,9 +54,13 @@ def empty_cache():
     database: start every test with it empty."""
     from django.core.cache import cache
 
+    from gallery.cache import forget_local_pages  # each process's own copies of the pages
+
     cache.clear()
+    forget_local_pages()
     yield
     cache.clear()
+    forget_local_pages()
 
 
 @pytest.fixture(autouse=True, scope="session")
