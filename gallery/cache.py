@@ -8,6 +8,10 @@ GENERATION_CHECK_SECONDS: a cached page then costs no round trip to Redis at all
 that buys: a write made through one process reaches visitors of another process within
 GENERATION_CHECK_SECONDS (1 s); in the process that made it, at once.
 
+PublicPageMiddleware, early in MIDDLEWARE, answers requests that carry no session or messages
+cookie (visitors who cannot be signed in) from that copy, with the headers the whole chain
+gave it the first time, before sessions, CSRF, users, messages and URLs are looked at.
+
 While the shared cache cannot be reached (heritage.cache_backends), pages are rendered uncached,
 as before: another process's write could not bump the generation, so no copy is trusted.
 """
@@ -18,7 +22,9 @@ import time
 from collections import OrderedDict
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.messages import get_messages
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -47,7 +53,8 @@ class _LocalPages:
             self.epoch += 1
             self.generation: int | None = None
             self.checked_at = float("-inf")
-            self.pages: OrderedDict[str, tuple[int, float, bytes]] = OrderedDict()
+            # path -> (generation, expires (monotonic), content, headers once known)
+            self.pages: OrderedDict[str, tuple[int, float, bytes, tuple | None]] = OrderedDict()
 
     def trusted_generation(self) -> int | None:
         """The generation last read, while it is younger than GENERATION_CHECK_SECONDS."""
@@ -64,7 +71,8 @@ class _LocalPages:
                 self.generation = generation
             self.checked_at = at
 
-    def get(self, generation: int, path: str) -> bytes | None:
+    def get(self, generation: int, path: str) -> tuple[bytes, tuple | None] | None:
+        """The page's content and its headers (None until PublicPageMiddleware saw them)."""
         with self.lock:
             page = self.pages.get(path)
             if page is None:
@@ -73,16 +81,24 @@ class _LocalPages:
                 del self.pages[path]
                 return None
             self.pages.move_to_end(path)
-            return page[2]
+            return page[2], page[3]
 
     def keep(self, generation: int, path: str, content: bytes) -> None:
         with self.lock:
             if generation != self.generation:
                 return  # rendered under a generation a write has since replaced
-            self.pages[path] = (generation, time.monotonic() + PAGE_SECONDS, content)
+            self.pages[path] = (generation, time.monotonic() + PAGE_SECONDS, content, None)
             self.pages.move_to_end(path)
             while len(self.pages) > LOCAL_PAGES:
                 self.pages.popitem(last=False)
+
+    def keep_headers(self, generation: int, path: str, content: bytes, headers: tuple) -> None:
+        with self.lock:
+            page = self.pages.get(path)
+            if page is None or page[0] != generation or page[3] is not None:
+                return
+            if page[2] == content:
+                self.pages[path] = (*page[:3], headers)
 
 
 _local = _LocalPages()
@@ -146,7 +162,7 @@ def public_page(view):
         generation = _generation()
         cached = None
         if generation is not None:
-            cached = _local.get(generation, path)
+            cached = (_local.get(generation, path) or (None, None))[0]
             if cached is None:
                 cached = cache.get(f"gallery:page:{generation}:{path}")
                 if cached is not None:
@@ -165,6 +181,47 @@ def public_page(view):
                 _local.keep(generation, path, response.content)
             response["X-Page-Cache"] = "miss"
         response["Cache-Control"] = "public, max-age=60"
+        if generation is not None:
+            response.public_page = (generation, path)  # for PublicPageMiddleware
         return response
 
     return wrapper
+
+
+class PublicPageMiddleware:
+    """Answer visitors who cannot be signed in from this process's copy of a public page.
+
+    A request with neither a session nor a messages cookie has no user and no messages, so the
+    page `public_page` would serve it is known before the rest of the chain runs. The copy is
+    replayed with the headers the rest of the chain added to it (Vary, X-Frame-Options, ...),
+    noted when it first went out; pages whose answer set a cookie are not answered here.
+    Place it after the static files and before SessionMiddleware.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        cookies = request.COOKIES
+        if (
+            request.method == "GET"
+            and settings.SESSION_COOKIE_NAME not in cookies
+            and CookieStorage.cookie_name not in cookies
+        ):
+            generation = _generation()
+            if generation is not None:
+                content, headers = _local.get(generation, request.get_full_path()) or (None, None)
+                if headers is not None:
+                    response = HttpResponse(content, headers=dict(headers))
+                    response["X-Page-Cache"] = "hit"
+                    return response
+        response = self.get_response(request)
+        mark = getattr(response, "public_page", None)
+        if (
+            mark is not None
+            and response.status_code == 200
+            and not response.cookies
+            and not getattr(response, "streaming", False)
+        ):
+            _local.keep_headers(*mark, response.content, tuple(response.items()))
+        return response

@@ -138,3 +138,28 @@ def test_a_process_stops_serving_its_copies_when_redis_goes_down(
     after = visitor.get(url)
     assert "Changed during the outage" in after.content.decode()
     assert visitor.get(url)["X-Page-Cache"] == "hit"
+
+
+def test_visitors_without_a_session_get_the_copy_with_the_headers_of_the_whole_chain(
+    published, curator
+):
+    visitor = Client()
+    url = published.get_absolute_url()
+    first = visitor.get(url)  # rendered; its headers are noted on the way out
+    assert first["X-Page-Cache"] == "miss"
+    second = visitor.get(url)
+    # Answered before sessions, users and URLs: the view is not reached.
+    third = visitor.get(url)
+    assert third["X-Page-Cache"] == "hit" and third.wsgi_request.resolver_match is None
+    assert third.content == first.content
+    for response in (second, third):
+        assert {k: v for k, v in response.items() if k != "X-Page-Cache"} == {
+            k: v for k, v in first.items() if k != "X-Page-Cache"
+        }
+    assert third["Vary"] == "Cookie" and third["X-Frame-Options"] == "DENY"
+
+    # A signed-in curator (session cookie) still gets the page made for them.
+    signed_in = Client()
+    signed_in.force_login(curator)
+    own = signed_in.get(url)
+    assert own.status_code == 200 and "X-Page-Cache" not in own
