@@ -196,6 +196,9 @@ def trial_candidates(
 
 def served_candidates(*, served: ServedTrial) -> list[StudyCandidate]:
     """The candidates of a served trial in the order stored when it was served, left to right."""
+    fetched = getattr(served, "shown_candidates", None)  # set by trial_serve when it stored them
+    if fetched is not None and [candidate.token for candidate in fetched] == served.shown:
+        return fetched
     by_token = {
         candidate.token: candidate
         for candidate in served.trial.candidates.select_related(*RESULT_RELATED)

@@ -192,21 +192,23 @@ def trial_serve(
     if chosen is None:
         return None
     trial, repeat = chosen
-    served = ServedTrial.objects.filter(
-        trial=trial, participant_key=participant.pk, repeat=repeat
-    ).first()
-    if served is None:
-        candidates = selectors.trial_candidates(
+    candidates: list = []
+
+    def shown() -> list[str]:
+        # Only when the row is created: served before, the stored order stands.
+        candidates[:] = selectors.trial_candidates(
             trial=trial, participant_key=str(participant.pk), repeat=repeat
         )
-        # Two requests of one visitor at once store one row; both show what it holds.
-        served, _ = ServedTrial.objects.get_or_create(
-            trial=trial,
-            participant_key=participant.pk,
-            repeat=repeat,
-            defaults={"shown": [candidate.token for candidate in candidates]},
-        )
+        return [candidate.token for candidate in candidates]
+
+    # Two requests of one visitor at once store one row; both show what it holds.
+    served, created = ServedTrial.objects.get_or_create(
+        trial=trial, participant_key=participant.pk, repeat=repeat, defaults={"shown": shown}
+    )
     served.trial = trial  # with its motif, as the selectors fetched it
+    if created:
+        # What was just stored, so that selectors.served_candidates need not fetch it again.
+        served.shown_candidates = list(candidates)
     return served
 
 
