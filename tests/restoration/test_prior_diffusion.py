@@ -246,3 +246,27 @@ def test_shipped_weights_register_once_as_default_and_restore_a_job(
     assert job.result.info["steps"] == 2 and job.result.info["scheduler"] == "ddim"
     assert job.result.checkpoint_sha256 == checkpoint.sha256
     assert ModelCheckpoint.objects.count() == 1
+
+
+def test_demo_gallery_restores_with_registered_weights_and_studies_the_result(
+    trained, settings, media, db, monkeypatch
+):
+    import io
+
+    from gallery.models import UserStudy
+    from restoration.checkpoints import checkpoint_register
+    from restoration.models import Restoration
+
+    monkeypatch.delenv("HERITAGE_DEMO_PASSWORD", raising=False)
+    settings.DEBUG = True
+    checkpoint_register(location=trained, engine="prior_diffusion", default=True)
+    quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
+    call_command("seed_demo", "--motifs", "2", **quiet)
+    call_command("seed_gallery", **quiet)
+
+    learned = Restoration.objects.filter(engine="prior_diffusion")
+    assert learned.count() == 2 and all(r.params["steps"] == 10 for r in learned)
+    candidates = UserStudy.objects.get().trials.values_list(
+        "candidates__restoration__engine", flat=True
+    )
+    assert "prior_diffusion" in set(candidates)
