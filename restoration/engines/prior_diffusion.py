@@ -10,52 +10,15 @@ so the cost follows the damaged area and intact pixels are never downscaled.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from restoration.engines.base import Engine, EngineError, Param, ProgressCallback, Restored
+from restoration.engines.windowing import WindowedCanvas, windows
 
 DEFAULT_WINDOW = 256
-OVERLAP = 64
-
-
-def windows(mask: np.ndarray, size: int, overlap: int | None = None) -> list[tuple[int, int]]:
-    """Top-left corners of size x size windows that together cover every damaged pixel.
-
-    The windows tile the damage's bounding box with the given overlap (clamped inside the
-    image) and only those holding damage are kept, so a small damaged area in a huge image
-    costs what that area costs. mask: (H, W) bool; the image is at least size x size.
-    """
-    height, width = mask.shape
-    overlap = min(OVERLAP, size // 4) if overlap is None else overlap
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    stride = size - overlap
-
-    def starts(first: int, last: int, extent: int) -> list[int]:
-        span = last - first + 1
-        count = max(1, math.ceil(max(span - size, 0) / stride) + 1)
-        centre = (first + last + 1) / 2
-        begin = round(centre - (size + (count - 1) * stride) / 2)
-        return sorted({min(max(begin + i * stride, 0), extent - size) for i in range(count)})
-
-    found = []
-    for y in starts(int(rows[0]), int(rows[-1]), height):
-        for x in starts(int(cols[0]), int(cols[-1]), width):
-            if mask[y : y + size, x : x + size].any():
-                found.append((y, x))
-    return found
-
-
-def feather(size: int, overlap: int | None = None) -> np.ndarray:
-    """(size, size) blending weights: 1 inside, ramping down to a small floor at the edges."""
-    overlap = min(OVERLAP, size // 4) if overlap is None else overlap
-    ramp = np.minimum(np.arange(size) + 1, np.arange(size)[::-1] + 1) / max(overlap, 1)
-    ramp = np.clip(ramp, 0.02, 1.0).astype(np.float32)
-    return np.outer(ramp, ramp)
 
 
 class PriorDiffusionEngine(Engine):
@@ -177,24 +140,8 @@ class PriorDiffusionEngine(Engine):
         steps, scheduler = int(params["steps"]), str(params["scheduler"])
         total = len(batches) * steps
 
-        weight = feather(size)
-        accumulated = np.zeros(work.shape, np.float32)
-        weights = np.zeros(work.shape[:2], np.float32)
-        estimates: dict[tuple[int, int], np.ndarray] = {}
+        canvas = WindowedCanvas(work, work_strength > 0, size, height=height, width=width)
         generator = torch.Generator(self.device).manual_seed(int(seed))
-        output = np.array(work, copy=True)
-
-        def render() -> np.ndarray:
-            canvas = accumulated.copy()
-            norm = weights.copy()
-            for (y, x), estimate in estimates.items():
-                canvas[y : y + size, x : x + size] += estimate * weight[..., None]
-                norm[y : y + size, x : x + size] += weight
-            filled = canvas / np.maximum(norm, 1e-6)[..., None]
-            preview = np.array(output, copy=True)
-            region = (work_strength > 0) & (norm > 0)
-            preview[region] = np.clip(filled[region], 0, 255).astype(np.uint8)
-            return preview[:height, :width]
 
         on_progress(0, total)
         for index, batch in enumerate(batches):
@@ -212,24 +159,17 @@ class PriorDiffusionEngine(Engine):
             def on_step(step, _total, estimate, index=index, batch=batch):
                 def preview():
                     tiles = self._preview_tiles(estimate(), size)
-                    for (y, x), tile in zip(batch, tiles, strict=True):
-                        estimates[(y, x)] = tile
-                    return render()
+                    for corner, tile in zip(batch, tiles, strict=True):
+                        canvas.estimate(corner, tile)
+                    return canvas.render()
 
                 on_progress(index * steps + step, total, preview=preview)
 
             restored = self._denoise(
                 known, strength_t, structure, texture, steps, scheduler, generator, on_step
             )
-            for (y, x), tile in zip(batch, restored, strict=True):
-                estimates.pop((y, x), None)
-                accumulated[y : y + size, x : x + size] += (
-                    sampling.to_uint8(tile).astype(np.float32) * weight[..., None]
-                )
-                weights[y : y + size, x : x + size] += weight
-        filled = accumulated / np.maximum(weights, 1e-6)[..., None]
-        region = work_strength > 0
-        output[region] = np.clip(np.rint(filled[region]), 0, 255).astype(np.uint8)
+            for corner, tile in zip(batch, restored, strict=True):
+                canvas.add(corner, sampling.to_uint8(tile))
         info = {
             "backbone": self.backbone,
             "scheduler": scheduler,
@@ -244,7 +184,7 @@ class PriorDiffusionEngine(Engine):
         }
         if self.backbone == "sd":
             info.update(sd_model=self.sd_model, prompt=self.prompt)
-        return Restored(output[:height, :width], info)
+        return Restored(canvas.result(), info)
 
     def _denoise(self, known, strength, structure, texture, steps, scheduler, generator, on_step):
         """Clean images in [-1, 1] for one batch of windows, from the configured backbone."""

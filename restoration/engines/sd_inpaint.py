@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from restoration.engines.base import Engine, EngineError, Param, ProgressCallback, Restored
-from restoration.engines.prior_diffusion import feather, windows
+from restoration.engines.windowing import WindowedCanvas, windows
 
 DEFAULT_SIZE = 512
 PROMPT_TEMPLATE = "a restored {style} mural, intact pigment, continuous outlines"
@@ -216,24 +216,8 @@ class SDInpaintEngine(Engine):
         )
         negative = params["negative_prompt"].strip()
 
-        weight = feather(size)
-        accumulated = np.zeros(work.shape, np.float32)
-        weights = np.zeros(work.shape[:2], np.float32)
-        current: dict[tuple[int, int], np.ndarray] = {}
-        output = np.array(work, copy=True)
+        canvas = WindowedCanvas(work, work_mask, size, height=height, width=width)
         generator = torch.Generator(self.device).manual_seed(int(seed))
-
-        def render() -> np.ndarray:
-            canvas = accumulated.copy()
-            norm = weights.copy()
-            for (y, x), estimate in current.items():
-                canvas[y : y + size, x : x + size] += estimate * weight[..., None]
-                norm[y : y + size, x : x + size] += weight
-            filled = canvas / np.maximum(norm, 1e-6)[..., None]
-            preview = np.array(output, copy=True)
-            region = work_mask & (norm > 0)
-            preview[region] = np.clip(filled[region], 0, 255).astype(np.uint8)
-            return preview[:height, :width]
 
         on_progress(0, total)
         for index, (y, x) in enumerate(corners):
@@ -250,8 +234,8 @@ class SDInpaintEngine(Engine):
                     def preview():
                         small = latent_preview(latents[0].float().cpu().numpy())
                         large = cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
-                        current[(y, x)] = large.astype(np.float32)
-                        return render()
+                        canvas.estimate((y, x), large)
+                        return canvas.render()
 
                 on_progress(index * per_window + max(done, 1), total, preview=preview)
                 return tensors
@@ -278,13 +262,7 @@ class SDInpaintEngine(Engine):
                     f"({x}, {y}); the operator can turn it off with OPTIONS safety_checker false"
                 )
             restored = np.clip(np.rint(np.asarray(result.images[0]) * 255.0), 0, 255)
-            current.pop((y, x), None)
-            accumulated[y : y + size, x : x + size] += (
-                restored.astype(np.float32) * weight[..., None]
-            )
-            weights[y : y + size, x : x + size] += weight
-        filled = accumulated / np.maximum(weights, 1e-6)[..., None]
-        output[work_mask] = np.clip(np.rint(filled[work_mask]), 0, 255).astype(np.uint8)
+            canvas.add((y, x), restored)
         info = {
             "pipeline": type(self.pipe).__name__,
             "model": str(self.checkpoint),
@@ -307,7 +285,7 @@ class SDInpaintEngine(Engine):
             info["transformers"] = transformers.__version__
         except ImportError:  # pipelines without a transformers text encoder
             pass
-        return Restored(output[:height, :width], info)
+        return Restored(canvas.result(), info)
 
 
 def _dtype_keyword() -> str:

@@ -12,7 +12,8 @@ pytest.importorskip("diffusers")
 
 from heritage import masks  # noqa: E402
 from restoration.engines.base import EngineError  # noqa: E402
-from restoration.engines.prior_diffusion import PriorDiffusionEngine, windows  # noqa: E402
+from restoration.engines.prior_diffusion import PriorDiffusionEngine  # noqa: E402
+from restoration.engines.windowing import windows  # noqa: E402
 from restoration.learned import checkpoint  # noqa: E402
 from restoration.learned.training import TrainOptions, train  # noqa: E402
 from restoration.learned.unet import PriorGuidedUNet, UNetConfig  # noqa: E402

@@ -197,7 +197,8 @@ class Command(BaseCommand):
 def _cheapest(works, count: int):
     """The `count` works whose damage the learned engine covers with the fewest windows."""
     from heritage.services import annotation_read_mask
-    from restoration.engines.prior_diffusion import DEFAULT_WINDOW, windows
+    from restoration.engines.prior_diffusion import DEFAULT_WINDOW
+    from restoration.engines.windowing import windows
 
     def cost(work) -> int:
         return len(windows(annotation_read_mask(annotation=work[1]) > 127, DEFAULT_WINDOW))
