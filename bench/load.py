@@ -70,10 +70,18 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: flo
     raise SystemExit(f"nothing listens on {port}:\n{log.read_text()[-3000:]}")
 
 
-def _start(stack: ExitStack, args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    out = stack.enter_context(log.open("wb"))
+def _start(
+    stack: ExitStack, args: list[str], env: dict, log: Path, pass_fds: tuple = ()
+) -> subprocess.Popen:
+    out = stack.enter_context(log.open("ab"))
     process = subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        args,
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        pass_fds=pass_fds,
     )
 
     def stop() -> None:
@@ -219,67 +227,112 @@ def _voter_client(port: int, slug: str, tally: dict):
     return factory
 
 
-async def _sockets(ws_port: int, job_id: int, session: str, clients: int, seconds: float):
-    """Browsers on a job's socket; events published as a worker does; latency on arrival."""
+def _socket_clients(url: str, headers: dict, clients: int, timeout: float, pipe) -> None:
+    """The browsers, in a process of their own (its own interpreter and GIL, not the
+    publisher's): connect, report ready, then time every progress event until the end mark."""
     import websockets
+
+    async def run() -> tuple[list[float], int]:
+        sockets = [
+            await websockets.connect(url, additional_headers=headers, max_size=None)
+            for _ in range(clients)
+        ]
+        for sock in sockets:
+            first = json.loads(await asyncio.wait_for(sock.recv(), 20))
+            assert first["type"] == "snapshot", first
+        latencies: list[float] = []
+
+        async def listen(sock) -> None:
+            async for raw in sock:
+                arrived = time.time()
+                message = json.loads(raw)
+                if message.get("type") != "progress" or "sent_at" not in message:
+                    continue
+                if message.get("bench_end"):
+                    return
+                latencies.append(arrived - message["sent_at"])
+
+        pipe.send("ready")
+        try:
+            await asyncio.wait_for(asyncio.gather(*(listen(sock) for sock in sockets)), timeout)
+        except TimeoutError:
+            pass  # the events that did not arrive are counted as missed
+        for sock in sockets:
+            await sock.close()
+        return latencies
+
+    pipe.send(asyncio.run(run()))
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes (Linux /proc), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _sockets(ws_port: int, job_id: int, session: str, clients: int, seconds: float, watch: dict):
+    """Browsers on a job's socket; events published as a worker does; latency on arrival.
+
+    The browsers run in a separate process, so the publisher (this process) and the clients do
+    not share one interpreter; `watch` maps a name to the pids whose CPU time is reported."""
+    import multiprocessing
 
     from restoration import progress
 
     url = f"ws://127.0.0.1:{ws_port}/ws/restoration/jobs/{job_id}/"
     headers = {"Cookie": f"sessionid={session}", "Origin": f"http://127.0.0.1:{ws_port}"}
-    latencies: list[float] = []
-    received = [0]
-    sockets = []
-    for _ in range(clients):
-        sockets.append(await websockets.connect(url, additional_headers=headers, max_size=None))
-    for sock in sockets:
-        first = json.loads(await asyncio.wait_for(sock.recv(), 20))
-        assert first["type"] == "snapshot", first
-    stop = asyncio.Event()
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    browsers = context.Process(
+        target=_socket_clients, args=(url, headers, clients, seconds + 15, theirs), daemon=True
+    )
+    browsers.start()
+    try:
+        if not ours.poll(60):
+            raise SystemExit("the socket clients did not connect within 60 s")
+        assert ours.recv() == "ready"
+        watch = {**watch, "browsers": [browsers.pid]}
+        cpu_before = {name: _cpu_seconds(pids) for name, pids in watch.items()}
+        started = time.monotonic()
 
-    async def listen(sock) -> None:
-        while not stop.is_set():
-            try:
-                message = json.loads(await asyncio.wait_for(sock.recv(), 0.5))
-            except TimeoutError:
-                continue
-            except websockets.ConnectionClosed:
-                return
-            if message.get("type") == "progress" and "sent_at" in message:
-                latencies.append(time.time() - message["sent_at"])
-                received[0] += 1
+        def event(step: int, **extra) -> dict:
+            return {
+                "type": "job.progress",
+                "job": job_id,
+                "status": "running",
+                "step": step,
+                "total": 1_000_000,
+                "eta": None,
+                "sent_at": time.time(),
+                **extra,
+            }
 
-    published = [0]
-
-    def publish() -> None:
-        # What a worker's progress reporter does, 20 events a second.
-        step = 0
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            step += 1
-            progress.publish(
-                job_id,
-                {
-                    "type": "job.progress",
-                    "job": job_id,
-                    "status": "running",
-                    "step": step,
-                    "total": 1_000_000,
-                    "eta": None,
-                    "sent_at": time.time(),
-                },
-            )
-            published[0] += 1
-            time.sleep(0.05)
-
-    listeners = [asyncio.ensure_future(listen(sock)) for sock in sockets]
-    await asyncio.to_thread(publish)
-    await asyncio.sleep(1.0)  # the last events are still on their way
-    stop.set()
-    await asyncio.gather(*listeners)
-    for sock in sockets:
-        await sock.close()
-    return latencies, published[0] * clients, received[0]
+        # What a worker's progress reporter does, 20 events a second, on a steady clock.
+        published, deadline = 0, started + seconds
+        while (due := started + published * 0.05) < deadline:
+            time.sleep(max(0.0, due - time.monotonic()))
+            published += 1
+            progress.publish(job_id, event(published))
+        progress.publish(job_id, event(published + 1, bench_end=True))
+        if not ours.poll(seconds + 30):
+            raise SystemExit("the socket clients did not finish")
+        latencies = ours.recv()
+        elapsed = time.monotonic() - started
+        cpu = {
+            name: (_cpu_seconds(pids) - cpu_before[name]) / elapsed * 100
+            for name, pids in watch.items()
+        }
+    finally:
+        browsers.join(10)
+        if browsers.is_alive():
+            browsers.kill()
+    return latencies, published * clients, len(latencies), cpu
 
 
 # --- reporting ---------------------------------------------------------------------------------
@@ -335,6 +388,17 @@ def main() -> None:
     parser.add_argument("--levels", default="8,32,128")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument(
+        "--ws-workers",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="Daphne processes sharing the WebSocket port (default: as many as cores)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["progress"],
+        help="run only this scenario; its table in --out is replaced, the rest kept",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
@@ -390,7 +454,7 @@ def main() -> None:
 
         django.setup()
         fixtures = _fixtures()
-        queries = _queries_per_page(fixtures)
+        queries = None if args.only else _queries_per_page(fixtures)
 
         gunicorn_log, daphne_log = tmp / "gunicorn.log", tmp / "daphne.log"
         gunicorn = _start(
@@ -401,17 +465,35 @@ def main() -> None:
             env,
             gunicorn_log,
         )
-        daphne = _start(
-            stack,
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(ws_port)]
-            + ["heritage.asgi:application"],
-            env,
-            daphne_log,
-        )
+        # As many Daphne processes as cores on one listening socket (what a process manager's
+        # shared socket, e.g. supervisor's fcgi-program or systemd socket activation, gives
+        # them): the kernel hands each new WebSocket to one of them.
+        listener = stack.enter_context(socket.socket())
+        listener.bind(("127.0.0.1", ws_port))
+        listener.listen(2048)
+        # Each also listens on a port of its own, only to tell when it is up.
+        probes = [_free_port() for _ in range(args.ws_workers)]
+        daphnes = [
+            _start(
+                stack,
+                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno())]
+                + ["-e", f"tcp:port={probe}:interface=127.0.0.1", "heritage.asgi:application"],
+                env,
+                daphne_log,
+                pass_fds=(listener.fileno(),),
+            )
+            for probe in probes
+        ]
         _wait_for_port(http_port, gunicorn, gunicorn_log)
-        _wait_for_port(ws_port, daphne, daphne_log)
+        for probe, daphne in zip(probes, daphnes, strict=True):
+            _wait_for_port(probe, daphne, daphne_log)
+        watch = {
+            "Daphne": [daphne.pid for daphne in daphnes],
+            "redis": [redis.pid],
+            "publisher": [os.getpid()],
+        }
         rows, socket_rows, summary = asyncio.run(
-            _drive(http_port, ws_port, fixtures, levels, args.seconds)
+            _drive(http_port, ws_port, fixtures, levels, args, watch)
         )
         errors_in_logs = [
             line
@@ -511,67 +593,24 @@ def _queries_per_page(fixtures: dict) -> list[list]:
     ]
 
 
-async def _drive(http_port: int, ws_port: int, fixtures: dict, levels: list[int], seconds: float):
-    from asgiref.sync import sync_to_async
-
-    from gallery.models import StudyVote
-
+async def _drive(http_port: int, ws_port: int, fixtures: dict, levels: list[int], args, watch):
+    seconds = args.seconds
     # Warm the page cache and every worker's imports.
     for _ in range(8):
         for path in fixtures["pages"] + [fixtures["static"]]:
             await _http(http_port, "GET", path)
     rows, socket_rows, summary = [], [], {}
-    study = fixtures["study"]
     for level in levels:
         print(f"{level} clients...", flush=True)
-        results, elapsed = await _closed_loop(
-            level, seconds, _get_client(http_port, [fixtures["static"]])
-        )
-        row, static = _row(level, "static file (WhiteNoise)", results, elapsed)
-        rows.append(row)
-        results, elapsed = await _closed_loop(
-            level, seconds, _get_client(http_port, fixtures["pages"])
-        )
-        ratio = (sum(results.statuses.values()) / elapsed) / static["rate"]
-        row, pages = _row(
-            level, "cached visitor pages", results, elapsed, f"{ratio:.2f} of static rate"
-        )
-        rows.append(row)
-        if level == 32:
-            # The same pages from the one Daphne process of the embedded default, for scale.
-            results, elapsed = await _closed_loop(
-                level, seconds, _get_client(ws_port, fixtures["pages"])
+        summary[level] = (
+            {}
+            if args.only
+            else await _http_scenarios(
+                http_port, ws_port, fixtures, level, seconds, rows, args.ws_workers
             )
-            daphne_ratio = (sum(results.statuses.values()) / elapsed) / static["rate"]
-            rows.append(
-                _row(
-                    level,
-                    "cached visitor pages, one Daphne process instead (for scale)",
-                    results,
-                    elapsed,
-                    f"{daphne_ratio:.2f} of gunicorn's static rate",
-                )[0]
-            )
-        count_votes = sync_to_async(
-            lambda: StudyVote.objects.filter(trial__study=study).count(), thread_sensitive=False
         )
-        votes_before = await count_votes()
-        tally = {"accepted": 0}
-        results, elapsed = await _closed_loop(
-            level, seconds, _voter_client(http_port, study.slug, tally)
-        )
-        stored = await count_votes() - votes_before
-        row, votes = _row(
-            level,
-            "study visitors (trial + vote)",
-            results,
-            elapsed,
-            f"{tally['accepted']} votes accepted, {stored} stored, "
-            f"{tally['accepted'] - stored} lost",
-        )
-        rows.append(row)
-        latencies, expected, received = await _sockets(
-            ws_port, fixtures["job"], fixtures["session"], level, seconds
+        latencies, expected, received, cpu = await asyncio.to_thread(
+            _sockets, ws_port, fixtures["job"], fixtures["session"], level, seconds, watch
         )
         socket_rows.append(
             [
@@ -582,20 +621,132 @@ async def _drive(http_port: int, ws_port: int, fixtures: dict, levels: list[int]
                 f"{_pct(latencies, 0.50):.1f}",
                 f"{_pct(latencies, 0.95):.1f}",
                 f"{_pct(latencies, 0.99):.1f}",
+                ", ".join(f"{name} {share:.0f}%" for name, share in cpu.items()),
             ]
         )
-        summary[level] = {
-            "ratio": ratio,
-            "pages_p99": pages["p99"],
-            "5xx": static["5xx"] + pages["5xx"] + votes["5xx"],
-            "lost": tally["accepted"] - stored,
-            "ws_p95": _pct(latencies, 0.95),
-            "ws_missed": expected - received,
-        }
+        summary[level]["ws_p95"] = _pct(latencies, 0.95)
+        summary[level]["ws_missed"] = expected - received
     return rows, socket_rows, summary
 
 
+async def _http_scenarios(http_port, ws_port, fixtures, level, seconds, rows, ws_workers) -> dict:
+    from asgiref.sync import sync_to_async
+
+    from gallery.models import StudyVote
+
+    study = fixtures["study"]
+    results, elapsed = await _closed_loop(
+        level, seconds, _get_client(http_port, [fixtures["static"]])
+    )
+    row, static = _row(level, "static file (WhiteNoise)", results, elapsed)
+    rows.append(row)
+    results, elapsed = await _closed_loop(level, seconds, _get_client(http_port, fixtures["pages"]))
+    ratio = (sum(results.statuses.values()) / elapsed) / static["rate"]
+    row, pages = _row(
+        level, "cached visitor pages", results, elapsed, f"{ratio:.2f} of static rate"
+    )
+    rows.append(row)
+    if level == 32:
+        # The same pages from the Daphne processes (the embedded default serves HTTP on
+        # one), for scale.
+        results, elapsed = await _closed_loop(
+            level, seconds, _get_client(ws_port, fixtures["pages"])
+        )
+        daphne_ratio = (sum(results.statuses.values()) / elapsed) / static["rate"]
+        rows.append(
+            _row(
+                level,
+                f"cached visitor pages, {ws_workers} Daphne processes instead (for scale)",
+                results,
+                elapsed,
+                f"{daphne_ratio:.2f} of gunicorn's static rate",
+            )[0]
+        )
+    count_votes = sync_to_async(
+        lambda: StudyVote.objects.filter(trial__study=study).count(), thread_sensitive=False
+    )
+    votes_before = await count_votes()
+    tally = {"accepted": 0}
+    results, elapsed = await _closed_loop(
+        level, seconds, _voter_client(http_port, study.slug, tally)
+    )
+    stored = await count_votes() - votes_before
+    row, votes = _row(
+        level,
+        "study visitors (trial + vote)",
+        results,
+        elapsed,
+        f"{tally['accepted']} votes accepted, {stored} stored, {tally['accepted'] - stored} lost",
+    )
+    rows.append(row)
+    return {
+        "ratio": ratio,
+        "pages_p99": pages["p99"],
+        "5xx": static["5xx"] + pages["5xx"] + votes["5xx"],
+        "lost": tally["accepted"] - stored,
+    }
+
+
+PROGRESS_START = "Job progress: "
+PROGRESS_END = "Database queries per visitor page"
+
+
+def _progress_block(args, socket_rows) -> str:
+    """The job-progress paragraph and table, from PROGRESS_START up to PROGRESS_END."""
+    return "\n".join(
+        [
+            PROGRESS_START + "events published as a worker publishes them (restoration."
+            "progress.publish -> channels_redis -> Daphne consumer), 20 a second for "
+            f"{args.seconds:g} s, to every browser watching the job; latency = arrival in the "
+            "browser - time stamped at publish. WebSockets on "
+            f"{args.ws_workers} Daphne processes sharing one listening socket (`daphne --fd`); "
+            "the browsers (Python `websockets` clients) run in a process of their own, the "
+            "publisher in the script's. 'CPU' = CPU time of each part / wall time (100% = one "
+            "core).",
+            "",
+            _table(
+                ["sockets", "events due", "received", "missed", "p50", "p95", "p99", "CPU"],
+                socket_rows,
+            ),
+            "",
+            "",
+        ]
+    )
+
+
+def _progress_verdict(summary) -> tuple[str, str, bool]:
+    return (
+        "progress events p95 < 100 ms (every level)",
+        ", ".join(f"{v['ws_p95']:.0f} ms" for v in summary.values()),
+        all(v["ws_p95"] < 100 for v in summary.values()),
+    )
+
+
+def _write_progress_only(args, socket_rows, summary) -> None:
+    """--only progress: replace the progress table and its target row, keep the rest."""
+    existing = args.out.read_text() if args.out.exists() else ""
+    block = _progress_block(args, socket_rows)
+    if MARKER not in existing or PROGRESS_START not in existing.split(MARKER, 1)[1]:
+        write_section(args.out, marker=MARKER, section=f"{MARKER}\n{block}")
+        print(block)
+        return
+    before, section = existing.split(MARKER, 1)
+    head, rest = section.split(PROGRESS_START, 1)
+    tail = rest[rest.find(PROGRESS_END) :] if PROGRESS_END in rest else ""
+    target, measured, met = _progress_verdict(summary)
+    lines = []
+    for line in (head + block + tail).split("\n"):
+        if line.startswith(f"| {target} |"):
+            line = f"| {target} | {measured} | {'yes' if met else '**no**'} |"
+        lines.append(line)
+    args.out.write_text(before + MARKER + "\n".join(lines))
+    print(block)
+
+
 def _write(args, levels, rows, socket_rows, summary, queries, errors_in_logs) -> None:
+    if args.only:
+        _write_progress_only(args, socket_rows, summary)
+        return
     check = 32 if 32 in summary else levels[0]
     s = summary[check]
     verdicts = [
@@ -619,11 +770,7 @@ def _write(args, levels, rows, socket_rows, summary, queries, errors_in_logs) ->
             str(sum(v["lost"] for v in summary.values())),
             all(v["lost"] == 0 for v in summary.values()),
         ),
-        (
-            "progress events p95 < 100 ms (every level)",
-            ", ".join(f"{v['ws_p95']:.0f} ms" for v in summary.values()),
-            all(v["ws_p95"] < 100 for v in summary.values()),
-        ),
+        _progress_verdict(summary),
     ]
     cores = len(os.sched_getaffinity(0))
     section = "\n".join(
@@ -636,7 +783,8 @@ def _write(args, levels, rows, socket_rows, summary, queries, errors_in_logs) ->
             "this was run, with other jobs on the machine), one run. PostgreSQL with a "
             "connection pool per process, a redis-server of the script's own, HTTP on gunicorn "
             f"({args.workers} sync workers, `heritage.wsgi`, DEBUG off, WhiteNoise), WebSockets "
-            "on Daphne. Closed loop, one TCP connection per request, each level for "
+            f"on {args.ws_workers} Daphne processes. Closed loop, one TCP connection per "
+            "request, each level for "
             f"{args.seconds:g} s. Latencies in ms. 'refused' = connections with no answer; "
             "'4xx' excludes 429 (throttled).",
             "",
@@ -658,15 +806,8 @@ def _write(args, levels, rows, socket_rows, summary, queries, errors_in_logs) ->
                 rows,
             ),
             "",
-            "Job progress: events published as a worker publishes them (restoration.progress."
-            "publish -> channels_redis -> Daphne consumer), 20 a second, to every browser "
-            "watching the job; latency = arrival in the browser - time stamped at publish.",
-            "",
-            _table(
-                ["sockets", "events due", "received", "missed", "p50", "p95", "p99"], socket_rows
-            ),
-            "",
-            "Database queries per visitor page (uncached; constant when the number of items "
+            _progress_block(args, socket_rows)
+            + "Database queries per visitor page (uncached; constant when the number of items "
             "grows):",
             "",
             _table(["page", "queries (n items)", "queries (more items)", "items"], queries),

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -113,6 +114,19 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
             self._resync.cancel()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes stale database connections before every handler, in a worker thread
+        # (one thread for the whole server): per job event, to every watcher, that hop was most
+        # of a fan-out's cost and queued events behind each other. The job events' handlers
+        # never touch the database (reads go through database_sync_to_async, which closes
+        # them itself), so they run straight away; the socket's own events take Channels' path.
+        if message["type"].startswith("job."):
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is not None:
+                await handler(message)
+                return
+        await super().dispatch(message)
 
     async def receive_json(self, content, **kwargs) -> None:
         # The socket is one-way; commands (cancel) go through HTTP with CSRF protection.

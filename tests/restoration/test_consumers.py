@@ -80,3 +80,44 @@ async def test_consumer_streams_one_progress_event_per_step_then_finished(curato
     job = await database_sync_to_async(RestorationJob.objects.get)(pk=job.pk)
     assert job.status == RestorationJob.Status.SUCCEEDED
     assert job.step == job.total == total
+
+
+async def test_consumer_forwards_job_events_without_a_database_thread_hop(
+    curator, simulated, monkeypatch
+):
+    """Each job event goes straight to the socket: Channels' per-message close of old database
+    connections (a trip to the server's one sync thread) queued a busy job's events behind
+    each other at 128 watchers (bench/load.py)."""
+    from channels import consumer
+    from channels.layers import get_channel_layer
+
+    from restoration import progress
+
+    job = await database_sync_to_async(_create)(curator, simulated)
+    communicator = _communicator(job.pk, curator)
+    assert (await communicator.connect())[0]
+    assert (await communicator.receive_json_from())["type"] == "snapshot"
+
+    hops = []
+    original = consumer.aclose_old_connections
+
+    async def counted():
+        hops.append(1)
+        await original()
+
+    monkeypatch.setattr(consumer, "aclose_old_connections", counted)
+    layer = get_channel_layer()
+    group = progress.group_name(job.pk)
+    for step in range(1, 21):
+        await layer.group_send(
+            group, {"type": "job.progress", "job": job.pk, "status": "running", "step": step}
+        )
+    await layer.group_send(group, {"type": "job.finished", "job": job.pk, "status": "done"})
+    received = [await communicator.receive_json_from() for _ in range(21)]
+    forwarded_hops = len(hops)
+    await communicator.disconnect()
+
+    assert [m["step"] for m in received[:-1]] == list(range(1, 21))
+    assert received[-1]["type"] == "finished"
+    assert forwarded_hops == 0, "no thread hop per job event"
+    assert hops, "the socket's own events (disconnect) still close old connections"
