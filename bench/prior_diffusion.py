@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._report import write_section  # noqa: E402
 from bench.restoration import (  # noqa: E402  (sets up Django)
     _load_average,
     centre_crop,
@@ -32,7 +33,6 @@ from bench.restoration import (  # noqa: E402  (sets up Django)
     machine,
     pick_images,
 )
-from bench._report import write_section  # noqa: E402
 from heritage import masks  # noqa: E402
 from restoration import metrics, pipeline  # noqa: E402
 from restoration.engines.prior_diffusion import PriorDiffusionEngine  # noqa: E402
@@ -41,7 +41,9 @@ from restoration.engines.telea import TeleaEngine  # noqa: E402
 MARKER = "<!-- bench/prior_diffusion.py -->"
 PROTOCOLS = ("dust", "jelly", "blocks")
 # Published numbers, on other images (seed 000: Huashan rock art 512 px, blocks 30-65%).
-SEED_000 = "seed 000 (177 Huashan rock-art images, 512 px, blocks 30-65%): PSNR 26.73 dB, SSIM 0.892"
+SEED_000 = (
+    "seed 000 (177 Huashan rock-art images, 512 px, blocks 30-65%): PSNR 26.73 dB, SSIM 0.892"
+)
 
 
 def score(engine, crop, mask, params) -> tuple[dict, float]:
@@ -70,13 +72,19 @@ def quality(images, diffusion, telea, sizes, per_size, steps):
                 print(f"{side} {protocol} {name}", flush=True)
             for label in cells:
                 mean = {
-                    key: statistics.fmean(
-                        s[key] for s in cells[label] if s[key] is not None
-                    )
+                    key: statistics.fmean(s[key] for s in cells[label] if s[key] is not None)
                     for key in ("psnr", "ssim", "haarpsi", "mae", "mse")
                 }
-                rows.append((side, protocol, label, len(cells[label]),
-                             statistics.median(seconds[label]), mean))
+                rows.append(
+                    (
+                        side,
+                        protocol,
+                        label,
+                        len(cells[label]),
+                        statistics.median(seconds[label]),
+                        mean,
+                    )
+                )
     return rows
 
 
@@ -92,8 +100,9 @@ def speed(diffusion, image, steps):
     for _ in range(3):
         events.clear()
         started = time.perf_counter()
-        pipeline.run(diffusion, crop, mask, seed=0, params={"steps": steps},
-                     on_progress=on_progress)
+        pipeline.run(
+            diffusion, crop, mask, seed=0, params={"steps": steps}, on_progress=on_progress
+        )
         times.append(time.perf_counter() - started)
     # A 512 window of damage alone, then inside a 4096 x 4096 mural.
     window, _ = centre_crop(image, 512)
@@ -124,12 +133,14 @@ def learning_curve(snapshots: Path, images, steps):
             crop, _ = centre_crop(image, 256)
             mask = masks.binary(masks.simulate("blocks", width=256, height=256, seed=index))
             scores.append(score(engine, crop, mask, {"steps": steps})[0])
-        points.append((
-            config["training"]["steps"],
-            config["training"]["seconds"] / 60,
-            statistics.fmean(s["psnr"] for s in scores),
-            statistics.fmean(s["ssim"] for s in scores),
-        ))
+        points.append(
+            (
+                config["training"]["steps"],
+                config["training"]["seconds"] / 60,
+                statistics.fmean(s["psnr"] for s in scores),
+                statistics.fmean(s["ssim"] for s in scores),
+            )
+        )
         print(f"snapshot {folder.name}", flush=True)
     return points
 
@@ -152,8 +163,9 @@ def main() -> None:
     telea = TeleaEngine()
     config = diffusion.config
     load_before = _load_average()
-    rows = quality(images, diffusion, telea, [256, 512],
-                   {256: args.images, 512: args.images_512}, args.steps)
+    rows = quality(
+        images, diffusion, telea, [256, 512], {256: args.images, 512: args.images_512}, args.steps
+    )
     seconds_256, events, alone, inside = speed(diffusion, images[0][1], args.steps)
     curve = (
         learning_curve(args.snapshots, images[: args.curve_images], args.steps)
@@ -181,8 +193,11 @@ def main() -> None:
             f"{mean['ssim']:.3f} | {mean['haarpsi']:.3f} | {mean['mae']:.4f} | "
             f"{mean['mse']:.4f} |"
         )
-    blocks = {label: mean for side, protocol, label, _, _, mean in rows
-              if side == 256 and protocol == "blocks"}
+    blocks = {
+        label: mean
+        for side, protocol, label, _, _, mean in rows
+        if side == 256 and protocol == "blocks"
+    }
     gain_psnr = blocks["prior_diffusion"]["psnr"] - blocks["telea"]["psnr"]
     gain_ssim = blocks["prior_diffusion"]["ssim"] - blocks["telea"]["ssim"]
     lines += [
