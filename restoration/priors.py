@@ -38,15 +38,15 @@ def _check(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         raise ValueError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
     if mask.shape != image.shape[:2]:
         raise ValueError(f"mask must be {image.shape[:2]}, got {mask.shape}")
-    damage = _damage(mask)
+    damage = damage_strength(mask)
     # Damaged pixels are overwritten before any filter sees them: priors never read them.
     clean = image.astype(np.float32) / 255.0
     clean[damage > 0] = 0.0
     return clean, damage
 
 
-def _damage(mask: np.ndarray) -> np.ndarray:
-    """Damage strength in [0, 1] from a bool mask, a 0-255 uint8 mask or a float mask."""
+def damage_strength(mask: np.ndarray) -> np.ndarray:
+    """Damage strength in [0, 1], float32, from a bool mask, a 0-255 uint8 mask or a float mask."""
     if mask.dtype == bool:
         return mask.astype(np.float32)
     if np.issubdtype(mask.dtype, np.integer):

@@ -119,8 +119,9 @@ class PriorDiffusionEngine(Engine):
         import torch
 
         from restoration.learned import data, sampling
+        from restoration.priors import damage_strength
 
-        strength = _strength(mask)
+        strength = damage_strength(mask)
         damaged = strength > 0
         height, width = damaged.shape
         size = self.window
@@ -236,11 +237,3 @@ class PriorDiffusionEngine(Engine):
                 cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)
             )
         return tiles
-
-
-def _strength(mask: np.ndarray) -> np.ndarray:
-    if mask.dtype == bool:
-        return mask.astype(np.float32)
-    if np.issubdtype(mask.dtype, np.integer):
-        return mask.astype(np.float32) / 255.0
-    return np.clip(mask.astype(np.float32), 0.0, 1.0)

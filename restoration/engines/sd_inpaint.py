@@ -11,11 +11,12 @@ description of what was lost, and the negative prompt names the damage (cracks, 
 flaking...) so that the model does not paint it back.
 
 Large images are restored window by window around the damage at the pipeline's working size
-(OPTIONS `size`), windows overlapping and blended with feathered weights (the `windows` and
-`feather` of prior_diffusion), so intact pixels are never downscaled and the cost follows the
-damaged area. Each window's damage is widened to whole latent cells for the pipeline (a crack
-thinner than a latent cell would otherwise vanish from its mask and be reproduced), but only the
-damaged pixels are taken from its output: the intact ones stay byte for byte.
+(OPTIONS `size`), windows overlapping and blended with feathered weights
+(restoration.engines.windowing, shared with prior_diffusion), so intact pixels are never
+downscaled and the cost follows the damaged area. Each window's damage is widened to whole
+latent cells for the pipeline (a crack thinner than a latent cell would otherwise vanish from
+its mask and be reproduced), but only the damaged pixels are taken from its output: the intact
+ones stay byte for byte.
 
 Progress is reported once per denoising step through `callback_on_step_end`; the preview is a
 fixed linear projection of the 4 latent channels to RGB (the known Stable Diffusion latent ->
@@ -139,7 +140,7 @@ class SDInpaintEngine(Engine):
         if not Path(location).exists() and "@" in location:
             location, _, revision = location.partition("@")
         kwargs: dict[str, Any] = {
-            _dtype_keyword(): self.dtype,
+            dtype_keyword(): self.dtype,
             # The product never downloads weights unless the operator allows it.
             "local_files_only": not bool(self.options.get("online", False)),
         }
@@ -288,7 +289,7 @@ class SDInpaintEngine(Engine):
         return Restored(canvas.result(), info)
 
 
-def _dtype_keyword() -> str:
+def dtype_keyword() -> str:
     """from_pretrained's dtype argument: `dtype` in diffusers that renamed `torch_dtype`."""
     try:
         from diffusers.utils.deprecation_utils import _resolve_dtype  # noqa: F401

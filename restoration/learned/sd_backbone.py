@@ -28,10 +28,10 @@ def load_pipeline(location: str, *, device, dtype, online: bool = False):
     """The SD inpainting pipeline of a local folder (or a hub id where `online`)."""
     from diffusers import AutoPipelineForInpainting
 
-    from restoration.engines.sd_inpaint import _dtype_keyword
+    from restoration.engines.sd_inpaint import dtype_keyword
 
     pipe = AutoPipelineForInpainting.from_pretrained(
-        location, local_files_only=not online, safety_checker=None, **{_dtype_keyword(): dtype}
+        location, local_files_only=not online, safety_checker=None, **{dtype_keyword(): dtype}
     )
     pipe.set_progress_bar_config(disable=True)
     for part in (pipe.unet, pipe.vae, pipe.text_encoder):

@@ -55,7 +55,7 @@ def register_shipped(folder: Path) -> tuple[ModelCheckpoint, bool]:
         steps=training.get("steps"),
         losses={"every_10_steps": training.get("losses", [])},
         metrics=config.get("metrics", {}),
-        notes=f"Shipped with the project; model card: models/{folder.name}.md",
+        notes=f"Shipped with the project; model card: models/{folder.name}/model.md",
     )
     return checkpoint, True
 
