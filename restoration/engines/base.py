@@ -146,6 +146,9 @@ class Engine(ABC):
 
     name: ClassVar[str] = ""
     version: ClassVar[str] = ""
+    # What the engine does: "restore" (fills the damaged pixels of `restore`'s mask) or
+    # "stylize" (re-renders the whole image in a style: StyleEngine.stylize, no mask).
+    task: ClassVar[str] = "restore"
     needs_weights: ClassVar[bool] = False
     requires_intact: ClassVar[bool] = True
     params: ClassVar[Mapping[str, Param]] = {}
@@ -222,4 +225,35 @@ class Engine(ABC):
         Returns Restored(image (H, W, 3) uint8 RGB, info): the caller keeps only the pixels
         under the mask; info is a JSON-serialisable dict of what reproduces the result.
         Raises EngineError for inputs the engine cannot handle.
+        """
+
+
+class StyleEngine(Engine):
+    """Base class of style-transfer engines (CycleGAN, CUT): the whole image is re-rendered.
+
+    Jobs, checkpoints, progress and provenance are those of restoration engines; only the
+    call differs: `stylize(image, ...)` takes no mask and every output pixel is new (results
+    have no outline of a reconstructed area). `restore` is refused with an EngineError.
+    """
+
+    task: ClassVar[str] = "stylize"
+    requires_intact: ClassVar[bool] = False
+
+    def restore(self, image, mask, *, seed, params, on_progress) -> Restored:
+        raise EngineError(f"Engine {self.name!r} transfers a style; it does not restore damage")
+
+    @abstractmethod
+    def stylize(
+        self,
+        image: np.ndarray,
+        *,
+        seed: int,
+        params: dict[str, Any],
+        on_progress: ProgressCallback,
+    ) -> Restored:
+        """Render one image in the engine's style.
+
+        image: (H, W, 3) uint8 RGB, read-only, any size. seed, params, on_progress: as for
+        `Engine.restore` (one report per tile at least, with a preview of the picture so far).
+        Returns Restored(image of the input's exact (H, W, 3) uint8 shape, info).
         """

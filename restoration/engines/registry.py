@@ -113,6 +113,7 @@ class Registry:
             "name": name,
             "version": cls.version,
             "needs_weights": cls.needs_weights,
+            "task": cls.task,
             "summary": summary[0] if summary else "",
             "params": {
                 key: {

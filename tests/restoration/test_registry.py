@@ -251,6 +251,7 @@ def test_describe_reads_the_class_without_instantiating_it(fake):
         "name": "slow",
         "version": "3",
         "needs_weights": False,
+        "task": "restore",
         "summary": "Loads slowly, like a model.",
         "params": {
             "strength": {
