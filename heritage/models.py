@@ -44,6 +44,12 @@ def _derived_path(instance: "Motif", filename: str) -> str:
 
 
 class Motif(models.Model):
+    class Kind(models.TextChoices):
+        # A damaged (or intact) work to restore: mural, rock art, painting.
+        ARTWORK = "artwork", "Artwork"
+        # A photograph (a landscape, say) to render in a style with a style-transfer engine.
+        PHOTOGRAPH = "photograph", "Photograph"
+
     class Format(models.TextChoices):
         JPEG = "JPEG", "JPEG"
         PNG = "PNG", "PNG"
@@ -51,6 +57,7 @@ class Motif(models.Model):
         WEBP = "WEBP", "WebP"
 
     title = models.CharField(max_length=300)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ARTWORK)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="motifs")
     location = models.CharField("location detail", max_length=300, blank=True)
     era = models.CharField("era / dynasty", max_length=200, blank=True)

@@ -64,7 +64,17 @@ class ModelCheckpoint(models.Model):
         return f"{self.engine}: {self.name}{short}"
 
 
+class Task(models.TextChoices):
+    """What a job does with its motif: the `task` of its engine (restoration.engines.base)."""
+
+    RESTORE = "restore", "Restoration"
+    STYLIZE = "stylize", "Style transfer"
+
+
 class RestorationJob(models.Model):
+    """A restoration of a damage annotation, or (task "stylize") a style transfer of the
+    whole motif: one job life cycle, one result model and one set of pages for both."""
+
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
@@ -75,9 +85,15 @@ class RestorationJob(models.Model):
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     motif = models.ForeignKey(Motif, on_delete=models.CASCADE, related_name="restoration_jobs")
-    # A mask that jobs were run on is evidence: it cannot be deleted from under them.
+    task = models.CharField(max_length=16, choices=Task.choices, default=Task.RESTORE)
+    # A mask that jobs were run on is evidence: it cannot be deleted from under them. Style
+    # transfers have none (the check constraint below).
     annotation = models.ForeignKey(
-        DamageAnnotation, on_delete=models.PROTECT, related_name="restoration_jobs"
+        DamageAnnotation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="restoration_jobs",
     )
     engine = models.CharField(max_length=64)
     params = models.JSONField(default=dict, blank=True)
@@ -120,6 +136,15 @@ class RestorationJob(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "heartbeat_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(task=Task.RESTORE, annotation__isnull=False)
+                    | Q(task=Task.STYLIZE, annotation__isnull=True)
+                ),
+                name="job_annotation_for_restorations_only",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Job {self.pk}: {self.engine} on {self.motif}"
@@ -146,8 +171,10 @@ class Restoration(models.Model):
     preview = models.FileField(upload_to="restorations/%Y/%m/", max_length=500)
     # What the engine was given, as a preview: the motif, with simulated damage blacked out.
     input_preview = models.FileField(upload_to="restorations/%Y/%m/", max_length=500)
-    # Transparent PNG tracing the reconstructed area, for the "what was restored" overlay.
-    outline = models.FileField(upload_to="restorations/%Y/%m/", max_length=500)
+    # Transparent PNG tracing the reconstructed area, for the "what was restored" overlay;
+    # empty for a style transfer (every pixel is new).
+    outline = models.FileField(upload_to="restorations/%Y/%m/", max_length=500, blank=True)
+    task = models.CharField(max_length=16, choices=Task.choices, default=Task.RESTORE)
     engine = models.CharField(max_length=64)
     engine_version = models.CharField(max_length=64)
     checkpoint_sha256 = models.CharField(max_length=64, blank=True)
