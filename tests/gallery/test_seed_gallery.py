@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from gallery.models import Exhibition, ReviewCampaign, UserStudy
 from restoration.models import Restoration
@@ -51,6 +52,15 @@ def test_seed_gallery_restores_exhibits_reviews_and_studies_once(demo):
     assert study.trials.count() == 1
     assert study.trials.get().candidates.count() == 3
     assert "published exhibition" in output
+
+    # What a visitor reads is true: the demo damage and its masks are generated, not hand-marked.
+    for url, claim in (
+        (exhibition.get_absolute_url(), "Their damage is generated too"),
+        (entry.get_absolute_url(), "Generated damage over"),
+    ):
+        page = Client().get(url).content.decode()
+        assert claim in page
+        assert "marked by hand" not in page and "Damage marked" not in page
 
     again = run("seed_gallery")
 
