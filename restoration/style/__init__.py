@@ -1,0 +1,1 @@
+"""Style transfer (CycleGAN, CUT): networks, losses, data, training. Imports torch; load lazily."""
