@@ -1,4 +1,8 @@
-"""Running one engine on one image: validation, colour correction, composition, timing."""
+"""Running one engine on one image: validation, colour correction, composition, timing.
+
+`run` restores the damaged pixels of a mask; `stylize` re-renders a whole image with a style
+engine. Both share the checks of inputs, seeds, previews and results, and the timing.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from restoration.engines.base import (
     PreviewRenderer,
     ProgressCallback,
     Restored,
+    StyleEngine,
 )
 from restoration.engines.colour import colour_correct
 
@@ -35,6 +40,15 @@ class RestoreResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def validate_image(image: np.ndarray) -> None:
+    """Raises EngineError unless `image` is a non-empty (H, W, 3) uint8 RGB array."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        kind = getattr(image, "dtype", type(image).__name__)
+        raise EngineError(f"The image must be an 8-bit RGB array, got {kind}")
+    if image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+        raise EngineError(f"The image must be RGB with shape (height, width, 3), got {image.shape}")
+
+
 def validate_inputs(
     image: np.ndarray, mask: np.ndarray, *, require_intact: bool = True
 ) -> np.ndarray:
@@ -45,11 +59,7 @@ def validate_inputs(
     size (naming both), a mask that marks nothing, and, when `require_intact`, one that marks
     everything.
     """
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        kind = getattr(image, "dtype", type(image).__name__)
-        raise EngineError(f"The image must be an 8-bit RGB array, got {kind}")
-    if image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
-        raise EngineError(f"The image must be RGB with shape (height, width, 3), got {image.shape}")
+    validate_image(image)
     if not isinstance(mask, np.ndarray) or mask.dtype not in (np.bool_, np.uint8):
         kind = getattr(mask, "dtype", type(mask).__name__)
         raise EngineError(f"The mask must be a boolean or 8-bit array, got {kind}")
@@ -124,30 +134,79 @@ def run(
     contract; `Cancelled` from on_progress propagates.
     """
     damaged = validate_inputs(image, mask, require_intact=engine.requires_intact)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise EngineError(f"The seed must be a non-negative integer, got {seed!r}")
-    cleaned = engine.clean_params(params)
-    seed = int(seed)
-    # A read-only view turns an engine writing into its input into an error, not a corruption.
-    frozen = image.view()
-    frozen.flags.writeable = False
-    steps = 0
-
-    def report(step: int, total: int, *, preview: PreviewRenderer | None = None) -> None:
-        nonlocal steps
-        steps += 1
-        if on_progress is not None:
-            on_progress(step, total, preview=_checked(engine, preview) if preview else None)
-
+    if isinstance(engine, StyleEngine):
+        raise EngineError(f"Engine {engine.name!r} transfers a style; it does not restore damage")
+    seed, cleaned = _check_seed_and_params(engine, seed, params)
+    counter = _Counter(engine, on_progress)
     started = time.perf_counter()
-    restored = engine.restore(frozen, damaged, seed=seed, params=cleaned, on_progress=report)
+    restored = engine.restore(
+        _frozen(image), damaged, seed=seed, params=cleaned, on_progress=counter.report
+    )
     output, info = _check_restored(engine, restored, image.shape)
     if colour_correction:
         output = colour_correct(image, output, damaged)
     result = compose(image, output, damaged)
     return RestoreResult(
-        image=result, seconds=time.perf_counter() - started, steps=steps, info=info
+        image=result, seconds=time.perf_counter() - started, steps=counter.steps, info=info
     )
+
+
+def stylize(
+    engine: Engine,
+    image: np.ndarray,
+    *,
+    seed: int,
+    params: Mapping[str, object] | None,
+    on_progress: ProgressCallback | None = None,
+) -> RestoreResult:
+    """Validate and run a style engine on a whole image; the result is the engine's output.
+
+    image (H, W, 3) uint8 RGB, any size; seed, params and on_progress as for `run` (the same
+    checks, the same read-only input, the same preview checks). Raises EngineError for bad
+    inputs or parameters and for an engine that does not transfer styles (a restoration
+    engine), RuntimeError for an engine whose output is not an image of the input's exact
+    shape or whose info is not JSON; `Cancelled` from on_progress propagates.
+    """
+    validate_image(image)
+    if not isinstance(engine, StyleEngine):
+        raise EngineError(f"Engine {engine.name!r} restores damage; it does not transfer a style")
+    seed, cleaned = _check_seed_and_params(engine, seed, params)
+    counter = _Counter(engine, on_progress)
+    started = time.perf_counter()
+    styled = engine.stylize(_frozen(image), seed=seed, params=cleaned, on_progress=counter.report)
+    output, info = _check_restored(engine, styled, image.shape)
+    return RestoreResult(
+        image=output, seconds=time.perf_counter() - started, steps=counter.steps, info=info
+    )
+
+
+def _check_seed_and_params(
+    engine: Engine, seed: object, params: Mapping[str, object] | None
+) -> tuple[int, dict[str, Any]]:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise EngineError(f"The seed must be a non-negative integer, got {seed!r}")
+    return int(seed), engine.clean_params(params)
+
+
+def _frozen(image: np.ndarray) -> np.ndarray:
+    # A read-only view turns an engine writing into its input into an error, not a corruption.
+    frozen = image.view()
+    frozen.flags.writeable = False
+    return frozen
+
+
+class _Counter:
+    """The engine's on_progress: counts reports and hands them on with checked previews."""
+
+    def __init__(self, engine: Engine, on_progress: ProgressCallback | None) -> None:
+        self.engine, self.on_progress, self.steps = engine, on_progress, 0
+
+    def report(self, step: int, total: int, *, preview: PreviewRenderer | None = None) -> None:
+        self.steps += 1
+        if self.on_progress is not None:
+            self.on_progress(
+                step, total, preview=_checked(self.engine, preview) if preview else None
+            )
 
 
 def _checked(engine: Engine, preview: PreviewRenderer) -> PreviewRenderer:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from restoration import pipeline
-from restoration.engines.base import Engine, EngineError, Param, Restored
+from restoration.engines.base import Engine, EngineError, Param, Restored, StyleEngine
 
 
 class PaintEngine(Engine):
@@ -266,3 +266,104 @@ def test_preview_jpeg_never_enlarges():
 def test_preview_jpeg_refuses_non_rgb():
     with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) uint8 image"):
         pipeline.preview_jpeg(_image()[..., 0])
+
+
+# --- style transfer: pipeline.stylize shares the checks of run ------------------------------
+
+
+class InvertStyle(StyleEngine):
+    """Inverts the image in two tiles (top and bottom half), a preview after each."""
+
+    name = "invert"
+    version = "1"
+    params = {"level": Param(int, 0, minimum=0, maximum=255)}
+
+    def stylize(self, image, *, seed, params, on_progress):
+        out = np.zeros_like(image)
+        half = image.shape[0] // 2
+        on_progress(0, 2)
+        for step, rows in enumerate((slice(0, half), slice(half, None)), start=1):
+            out[rows] = 255 - image[rows]
+            on_progress(step, 2, preview=lambda: out)
+        return Restored(out, {"tiles": 2, "seed": seed})
+
+
+class WrongSizeStyle(InvertStyle):
+    def stylize(self, image, *, seed, params, on_progress):
+        return Restored(np.zeros((8, 8, 3), np.uint8), {})
+
+
+class VandalStyle(InvertStyle):
+    def stylize(self, image, *, seed, params, on_progress):
+        image[0, 0] = 0
+        return Restored(np.array(image), {})
+
+
+class BadPreviewStyle(InvertStyle):
+    def stylize(self, image, *, seed, params, on_progress):
+        on_progress(1, 1, preview=lambda: np.zeros((4, 4), np.uint8))
+        return Restored(np.array(image), {})
+
+
+def test_stylize_returns_the_engines_whole_output_timed_with_its_steps_and_info():
+    image = _image(41, 60)  # an odd height: tiles of unequal size
+    reports = []
+    result = pipeline.stylize(
+        InvertStyle(),
+        image,
+        seed=4,
+        params={"level": "3"},
+        on_progress=lambda step, total, *, preview=None: reports.append((step, total, preview)),
+    )
+    assert np.array_equal(result.image, 255 - image), "every pixel is the engine's"
+    assert result.steps == 3 and [r[:2] for r in reports] == [(0, 2), (1, 2), (2, 2)]
+    assert reports[0][2] is None and reports[-1][2]().shape == image.shape
+    assert result.info == {"tiles": 2, "seed": 4}
+    assert 0 < result.seconds < 5
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (_image().astype(np.float32), "must be an 8-bit RGB array, got float32"),
+        (_image()[..., 0], r"shape \(height, width, 3\), got \(40, 60\)"),
+        (np.zeros((0, 5, 3), np.uint8), r"got \(0, 5, 3\)"),
+    ],
+)
+def test_stylize_refuses_bad_images(image, message):
+    with pytest.raises(EngineError, match=message):
+        pipeline.stylize(InvertStyle(), image, seed=0, params={})
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3"])
+def test_stylize_refuses_bad_seeds(seed):
+    with pytest.raises(EngineError, match="seed"):
+        pipeline.stylize(InvertStyle(), _image(), seed=seed, params={})
+
+
+def test_stylize_refuses_bad_params_and_restoration_engines():
+    with pytest.raises(EngineError, match="level"):
+        pipeline.stylize(InvertStyle(), _image(), seed=0, params={"level": 999})
+    with pytest.raises(EngineError, match="'paint' restores damage"):
+        pipeline.stylize(PaintEngine(), _image(), seed=0, params={})
+    with pytest.raises(EngineError, match="'invert' transfers a style"):
+        pipeline.run(InvertStyle(), _image(), _mask(), seed=0, params={})
+
+
+def test_stylize_refuses_an_output_of_another_size_and_bad_previews():
+    with pytest.raises(RuntimeError, match=r"Engine 'invert' returned uint8 \(8, 8, 3\)"):
+        pipeline.stylize(WrongSizeStyle(), _image(), seed=0, params={})
+
+    def render(step, total, *, preview=None):
+        if preview is not None:
+            preview()
+
+    with pytest.raises(RuntimeError, match="rendered a preview"):
+        pipeline.stylize(BadPreviewStyle(), _image(), seed=0, params={}, on_progress=render)
+
+
+def test_stylize_hands_engines_a_read_only_image():
+    image = _image()
+    with pytest.raises(ValueError, match="read-only"):
+        pipeline.stylize(VandalStyle(), image, seed=0, params={})
+    assert image.flags.writeable
