@@ -90,17 +90,20 @@ def motif_create(
     description: str = "",
     credit: str = "",
     licence: str = "",
+    kind: str = Motif.Kind.ARTWORK,
 ) -> Motif:
     """Add an image to the catalogue: original untouched, RGB working copy, preview, thumbnail.
 
+    kind: "artwork" (a work to restore) or "photograph" (a photograph to render in a style).
     Raises PermissionDenied for non-curators, DuplicateMotif when the same bytes exist,
-    ValidationError for bad metadata or an image that cannot be accepted. Nothing is left
-    behind (files or rows) when it raises.
+    ValidationError for bad metadata (an unknown kind included) or an image that cannot be
+    accepted. Nothing is left behind (files or rows) when it raises.
     """
     _require_curator(uploaded_by)
     title = " ".join(title.split())
     if not title:
         raise ValidationError({"title": "A motif needs a title."})
+    _check_kind(kind)
     size = file.seek(0, io.SEEK_END)
     if size > settings.HERITAGE_MAX_UPLOAD_BYTES:
         limit_mb = settings.HERITAGE_MAX_UPLOAD_BYTES // (1024 * 1024)
@@ -121,6 +124,7 @@ def motif_create(
     motif = Motif(
         site=site,
         title=title,
+        kind=kind,
         location=location.strip(),
         era=era.strip(),
         style=style.strip(),
@@ -188,18 +192,33 @@ def _clean_filename(filename: str) -> str:
     return name[:255] or "upload"
 
 
-def motif_update(*, motif: Motif, updated_by: User, site: Site, **fields: str) -> Motif:
-    """Change a motif's metadata (never its image). Raises PermissionDenied, ValidationError."""
+def motif_update(
+    *, motif: Motif, updated_by: User, site: Site, kind: str | None = None, **fields: str
+) -> Motif:
+    """Change a motif's metadata (never its image); kind None keeps its kind.
+
+    Raises PermissionDenied, ValidationError (unknown fields, an unknown kind, bad values).
+    """
     _require_curator(updated_by)
     unknown = set(fields) - set(MOTIF_TEXT_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown motif fields: {', '.join(sorted(unknown))}")
+    if kind is not None:
+        _check_kind(kind)
+        motif.kind = kind
     for name, value in fields.items():
         setattr(motif, name, " ".join(value.split()) if name == "title" else value.strip())
     motif.site = site
     motif.full_clean()
     motif.save()
     return motif
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in Motif.Kind.values:
+        raise ValidationError(
+            {"kind": f"Unknown kind of motif {kind!r}; choose {' or '.join(Motif.Kind.values)}."}
+        )
 
 
 def _clean_kinds(kinds: list[str]) -> list[str]:

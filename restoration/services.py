@@ -1,5 +1,8 @@
 """Writes of restoration jobs: create, queue, claim, run, cancel, retry, sweep stale ones.
 
+Style transfers (task "stylize", style_job_create) are jobs of the same model and life cycle:
+the whole motif goes to a style engine, no annotation, no composition and no outline.
+
 The life cycle (dispatch, claim, heartbeat, sweep, re-dispatch) is restoration.lifecycle's,
 shared with the other kinds of long jobs; this module binds it to RestorationJob.
 """
@@ -18,12 +21,12 @@ from django.utils import timezone
 from PIL import Image
 
 from heritage import imaging
-from heritage.models import DamageAnnotation, User
+from heritage.models import DamageAnnotation, Motif, User
 from heritage.services import annotation_read_mask, motif_read_rgb
 from restoration import checkpoints, lifecycle, pipeline, progress, selectors
 from restoration.engines import registry
 from restoration.engines.base import Cancelled, EngineError
-from restoration.models import ModelCheckpoint, Restoration, RestorationJob
+from restoration.models import ModelCheckpoint, Restoration, RestorationJob, Task
 
 logger = logging.getLogger(__name__)
 
@@ -46,29 +49,92 @@ def job_create(
     checkpoint: ModelCheckpoint | None = None,
     queue: bool = True,
 ) -> RestorationJob:
-    """Save a job and queue it once the transaction commits.
+    """Save a restoration job of `annotation` and queue it once the transaction commits.
 
     checkpoint: weights of `engine` to run with; None takes, for an engine that needs weights,
     its default checkpoint, else its newest. With queue=False the job stays pending for the
     caller to run in-process with job_run (commands that make demo content run the fast
     engines so).
 
-    Raises PermissionDenied for non-curators and ValidationError for an unknown engine, bad
-    parameters, a seed out of range, a checkpoint of another engine or for an engine that
-    takes none, and an engine that needs weights when none are registered.
+    Raises PermissionDenied for non-curators and ValidationError for an unknown engine, a style
+    engine (see style_job_create), bad parameters, a seed out of range, a checkpoint of another
+    engine or for an engine that takes none, and an engine that needs weights when none are
+    registered.
     """
+    return _job_create(
+        task=Task.RESTORE,
+        motif=annotation.motif,
+        annotation=annotation,
+        requested_by=requested_by,
+        engine=engine,
+        params=params,
+        seed=seed,
+        colour_correction=colour_correction,
+        checkpoint=checkpoint,
+        queue=queue,
+    )
+
+
+def style_job_create(
+    *,
+    requested_by: User,
+    motif: Motif,
+    engine: str,
+    params: dict | None = None,
+    seed: int = 0,
+    checkpoint: ModelCheckpoint | None = None,
+    queue: bool = True,
+) -> RestorationJob:
+    """Save a style transfer of the whole `motif` (task "stylize") and queue it on commit.
+
+    The job has the life cycle, queue, progress and pages of restoration jobs; it has no
+    damage annotation, and its result is the engine's output for every pixel. checkpoint and
+    queue as for job_create. Raises PermissionDenied for non-curators and ValidationError for
+    an unknown engine, an engine that restores rather than transfers a style, bad parameters,
+    a seed out of range and checkpoint problems (as job_create).
+    """
+    return _job_create(
+        task=Task.STYLIZE,
+        motif=motif,
+        annotation=None,
+        requested_by=requested_by,
+        engine=engine,
+        params=params,
+        seed=seed,
+        colour_correction=False,
+        checkpoint=checkpoint,
+        queue=queue,
+    )
+
+
+def _job_create(
+    *,
+    task: str,
+    motif: Motif,
+    annotation: DamageAnnotation | None,
+    requested_by: User,
+    engine: str,
+    params: dict | None,
+    seed: int,
+    colour_correction: bool,
+    checkpoint: ModelCheckpoint | None,
+    queue: bool,
+) -> RestorationJob:
     _require_curator(requested_by)
     if not 0 <= seed < 2**31:
         raise ValidationError("The seed must be a whole number from 0 to 2147483647.")
     try:
         engines = registry.registry()
+        cls = engines.engine_class(engine)
         cleaned = engines.clean_params(engine, params or {})
-        needs_weights = engines.engine_class(engine).needs_weights
     except EngineError as exc:
         raise ValidationError(str(exc)) from exc
-    checkpoint = _job_checkpoint(engine, checkpoint, needs_weights=needs_weights)
+    if cls.task != task:
+        raise ValidationError(_WRONG_TASK[task].format(engine=engine))
+    checkpoint = _job_checkpoint(engine, checkpoint, needs_weights=cls.needs_weights)
     job = RestorationJob.objects.create(
-        motif=annotation.motif,
+        motif=motif,
+        task=task,
         annotation=annotation,
         engine=engine,
         params=cleaned,
@@ -85,6 +151,13 @@ def job_create(
         # The caller runs it now; should it never, the sweep sends it to a runner later.
         RestorationJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now())
     return job
+
+
+_WRONG_TASK = {
+    Task.RESTORE: "Engine {engine!r} transfers a style; it does not restore damage. "
+    "Launch a style transfer of the motif instead.",
+    Task.STYLIZE: "Engine {engine!r} restores damage; it does not transfer a style.",
+}
 
 
 def _job_checkpoint(
@@ -159,7 +232,8 @@ worker_name = lifecycle.worker_name
 
 
 def job_run(*, job_id: int) -> None:
-    """Claim and run one job: engine, composition, result, provenance, metrics, events.
+    """Claim and run one job (restoration or style transfer): engine, composition, result,
+    provenance, metrics, events.
 
     Never raises for a failing engine: the error is stored on the job and published.
     """
@@ -217,20 +291,22 @@ def _message(exc: Exception) -> str:
 class _Outcome(NamedTuple):
     result: pipeline.RestoreResult
     original: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray | None  # None for a style transfer
     engine_version: str
     device: str
 
 
 def _execute(job: RestorationJob) -> _Outcome:
-    """Run the job's engine (loaded once per worker, see the registry) on its motif and mask.
+    """Run the job's engine (loaded once per worker, see the registry) on its motif and mask,
+    or, for a style transfer, on the whole motif.
 
     Resolves HERITAGE_DEVICE here, in the worker, for engines with weights (models), and
     records the device on the job; engines without weights (OpenCV, numpy) run on the CPU,
     which is what their provenance says, and never make the worker import torch.
     """
     image = motif_read_rgb(motif=job.motif)
-    mask = annotation_read_mask(annotation=job.annotation) > 127
+    styling = job.task == Task.STYLIZE
+    mask = None if styling else annotation_read_mask(annotation=job.annotation) > 127
     uses_model = registry.registry().engine_class(job.engine).needs_weights
     device = registry.device() if uses_model else "cpu"
     RestorationJob.objects.filter(pk=job.pk).update(device=device)
@@ -243,15 +319,20 @@ def _execute(job: RestorationJob) -> _Outcome:
     with registry.registry().lease(
         job.engine, checkpoint=checkpoints.local_path(job.checkpoint), device=device
     ) as engine:
-        result = pipeline.run(
-            engine,
-            image,
-            mask,
-            seed=job.seed,
-            params=job.params,
-            on_progress=reporter,
-            colour_correction=job.colour_correction,
-        )
+        if styling:
+            result = pipeline.stylize(
+                engine, image, seed=job.seed, params=job.params, on_progress=reporter
+            )
+        else:
+            result = pipeline.run(
+                engine,
+                image,
+                mask,
+                seed=job.seed,
+                params=job.params,
+                on_progress=reporter,
+                colour_correction=job.colour_correction,
+            )
         return _Outcome(result, image, mask, engine.version, device)
 
 
@@ -260,12 +341,15 @@ def _store_result(job: RestorationJob, outcome: _Outcome) -> None:
     from restoration import metrics
 
     result, original, mask, engine_version, device = outcome
+    # A style transfer has no damage, no ground truth and no reconstructed area.
+    simulated = mask is not None and job.annotation.method == DamageAnnotation.Method.SIMULATED
     scores = None
-    if job.annotation.method == DamageAnnotation.Method.SIMULATED:
+    if simulated:
         # The motif is intact and the damage simulated: the motif itself is the ground truth.
         scores = metrics.compute_all(original, result.image, mask)
     restoration = Restoration(
         job=job,
+        task=job.task,
         engine=job.engine,
         engine_version=engine_version,
         # Hashed once, when the checkpoint was registered.
@@ -297,7 +381,7 @@ def _store_result(job: RestorationJob, outcome: _Outcome) -> None:
             )
             stored.append(restoration.preview)
             given = original
-            if job.annotation.method == DamageAnnotation.Method.SIMULATED:
+            if simulated:
                 given = original.copy()
                 given[mask] = 0
             restoration.input_preview.save(
@@ -306,10 +390,11 @@ def _store_result(job: RestorationJob, outcome: _Outcome) -> None:
                 save=False,
             )
             stored.append(restoration.input_preview)
-            restoration.outline.save(
-                f"{name}-outline.png", ContentFile(_outline_png(mask)), save=False
-            )
-            stored.append(restoration.outline)
+            if mask is not None:
+                restoration.outline.save(
+                    f"{name}-outline.png", ContentFile(_outline_png(mask)), save=False
+                )
+                stored.append(restoration.outline)
             restoration.save()
             if not _finish(job.pk, Status.SUCCEEDED):
                 raise Cancelled("the job stopped running before its result was stored")
@@ -352,17 +437,20 @@ def job_cancel(*, job: RestorationJob, user: User) -> RestorationJob:
 
 
 def job_retry(*, job: RestorationJob, user: User) -> RestorationJob:
-    """Run a failed or cancelled job again as a new job with the same inputs."""
+    """Run a failed or cancelled job again as a new job with the same inputs (and task)."""
     if job.status not in (Status.FAILED, Status.CANCELLED):
         raise ValidationError("Only failed or cancelled jobs can be retried.")
-    retry = job_create(
-        requested_by=user,
+    retry = _job_create(
+        task=job.task,
+        motif=job.motif,
         annotation=job.annotation,
+        requested_by=user,
         engine=job.engine,
         params=job.params,
         seed=job.seed,
         colour_correction=job.colour_correction,
         checkpoint=job.checkpoint,
+        queue=True,
     )
     RestorationJob.objects.filter(pk=retry.pk).update(retry_of=job)
     retry.retry_of = job

@@ -365,3 +365,32 @@ def test_annotation_simulate_is_for_curators_only(expert, motif):
     with pytest.raises(PermissionDenied):
         services.annotation_simulate(motif=motif, author=expert, protocol="dust", seed=1)
     assert DamageAnnotation.objects.count() == 0
+
+
+def test_a_motif_is_an_artwork_unless_uploaded_as_a_photograph(curator, site):
+    artwork = _upload(curator, factories.png_bytes(seed=31), site)
+    photo = _upload(curator, factories.png_bytes(seed=32), site, kind="photograph")
+    assert (artwork.kind, photo.kind) == (Motif.Kind.ARTWORK, Motif.Kind.PHOTOGRAPH)
+    photo.refresh_from_db()
+    assert photo.kind == "photograph"
+
+
+def test_an_unknown_kind_of_motif_is_refused_and_nothing_is_stored(curator, site, media):
+    with pytest.raises(ValidationError, match="Unknown kind of motif 'video'"):
+        _upload(curator, factories.png_bytes(seed=33), site, kind="video")
+    assert not Motif.objects.exists()
+    assert factories.files_under(media) == []
+
+
+def test_motif_update_changes_the_kind_only_when_given(curator, site):
+    motif = _upload(curator, factories.png_bytes(seed=34), site)
+    services.motif_update(motif=motif, updated_by=curator, site=site, kind="photograph")
+    motif.refresh_from_db()
+    assert motif.kind == "photograph"
+    services.motif_update(motif=motif, updated_by=curator, site=site, title="Renamed")
+    motif.refresh_from_db()
+    assert (motif.kind, motif.title) == ("photograph", "Renamed")
+    with pytest.raises(ValidationError, match="Unknown kind"):
+        services.motif_update(motif=motif, updated_by=curator, site=site, kind="sculpture")
+    motif.refresh_from_db()
+    assert motif.kind == "photograph"

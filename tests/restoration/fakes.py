@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from restoration.engines.base import Engine, Restored
+from restoration.engines.base import Engine, Param, Restored, StyleEngine
 
 loaded: list["WeightsEngine"] = []
 
@@ -44,6 +44,44 @@ class ExplodingEngine(Engine):
         raise RuntimeError("out of GPU memory")
 
 
+class TintStyleEngine(StyleEngine):
+    """A style engine for tests: blends the image towards the mean byte of its weights, in two
+    tiles (top half, bottom half), one progress report per tile with the picture so far."""
+
+    name = "tint"
+    version = "1"
+    needs_weights = True
+    params = {"strength": Param(float, 0.5, minimum=0.0, maximum=1.0, help="How much tint")}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        path = Path(self.checkpoint)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        data = b"".join(p.read_bytes() for p in files)
+        self.fill = int(np.frombuffer(data, np.uint8).mean())
+
+    def stylize(self, image, *, seed, params, on_progress):
+        out = np.array(image)
+        half = image.shape[0] // 2
+        on_progress(0, 2)
+        for index, rows in enumerate((slice(0, half), slice(half, None))):
+            tinted = (1 - params["strength"]) * image[rows] + params["strength"] * self.fill
+            out[rows] = np.round(tinted).astype(np.uint8)
+            on_progress(index + 1, 2, preview=lambda: out)
+        return Restored(out, {"fill": self.fill, "device": self.device, "tiles": 2})
+
+
+class ExplodingStyleEngine(StyleEngine):
+    """A style engine that fails after its first tile."""
+
+    name = "exploding_style"
+    version = "0"
+
+    def stylize(self, image, *, seed, params, on_progress):
+        on_progress(0, 2)
+        raise RuntimeError("out of GPU memory")
+
+
 def with_test_engines(settings) -> None:
     """Add the test engines to settings.RESTORATION_ENGINES (a new dict: the registry resets)."""
     settings.RESTORATION_ENGINES = {
@@ -51,3 +89,25 @@ def with_test_engines(settings) -> None:
         "weights": {"BACKEND": "tests.restoration.fakes.WeightsEngine", "OPTIONS": {}},
         "exploding": {"BACKEND": "tests.restoration.fakes.ExplodingEngine", "OPTIONS": {}},
     }
+
+
+def with_style_engines(settings) -> None:
+    """Add the test style engines (tint needs weights: see `register_tint`)."""
+    settings.RESTORATION_ENGINES = {
+        **settings.RESTORATION_ENGINES,
+        "tint": {"BACKEND": "tests.restoration.fakes.TintStyleEngine", "OPTIONS": {}},
+        "exploding_style": {
+            "BACKEND": "tests.restoration.fakes.ExplodingStyleEngine",
+            "OPTIONS": {},
+        },
+    }
+
+
+def register_tint(folder: Path, *, byte: int = 200, name: str = "tint weights"):
+    """Register a checkpoint of the tint engine whose weights' mean byte is `byte`."""
+    from restoration.checkpoints import checkpoint_register
+
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = folder / f"tint-{byte}.bin"
+    weights.write_bytes(bytes([byte]) * 64)
+    return checkpoint_register(location=weights, engine="tint", name=name)
