@@ -2,8 +2,9 @@
 
 Every place that shows a result (exhibition entry, review item, study candidate) refers to it
 through a nullable foreign key per kind of result, with a constraint that exactly one is set.
-Restorations are the only kind today; stylized images get their own column when style transfer
-lands, and `gallery.results` is the one place that turns either into what the pages show.
+Restorations and style transfers are both Restoration rows (their `task` tells them apart); a
+study candidate may instead be a real painting, a motif of kind artwork (`artwork`).
+`gallery.results` is the one place that turns any of them into what the pages show.
 """
 
 import secrets
@@ -49,6 +50,49 @@ DEFAULT_RUBRIC = [
     {"key": "overall", "label": "Overall", "help": "Your overall judgement of the restoration."},
 ]
 
+# Scoring a photograph rendered in a painting style (seed 003 sec. 5): how well it takes the
+# style, and how much of the photograph it keeps.
+STYLE_RUBRIC = [
+    {
+        "key": "style_fidelity",
+        "label": "Style fidelity",
+        "help": "The image reads as a painting of the target style and period, not a filtered "
+        "photograph.",
+    },
+    {
+        "key": "palette",
+        "label": "Colour palette",
+        "help": "The colours are the style's own pigments and their balance (for the blue-green "
+        "landscape: azurite, malachite, ochre).",
+    },
+    {
+        "key": "brushwork",
+        "label": "Brushwork and texture",
+        "help": "Strokes, outlines and surface texture are those of the style, free of artefacts.",
+    },
+    {
+        "key": "content",
+        "label": "Content preserved",
+        "help": "The photograph's scene stays recognisable: its shapes, layout and depth.",
+    },
+    {
+        "key": "overall",
+        "label": "Overall",
+        "help": "Your overall judgement of the stylized image.",
+    },
+]
+
+
+class ResultKind(models.TextChoices):
+    """What a review campaign or a study compares: one kind of result at a time."""
+
+    RESTORATION = "restoration", "Restorations"
+    STYLIZED = "stylized", "Stylized images"
+
+
+# The rubric a campaign is created with, by the kind of result it holds.
+RUBRICS = {ResultKind.RESTORATION: DEFAULT_RUBRIC, ResultKind.STYLIZED: STYLE_RUBRIC}
+
 
 def opaque_token() -> str:
     """A random name for a result on blind and public pages, instead of any id.
@@ -60,7 +104,8 @@ def opaque_token() -> str:
 
 
 class ResultSlot(models.Model):
-    """A place that shows one result image; today always a restoration."""
+    """A place that shows one result image: a restoration or a stylized image (both are
+    Restoration rows), or, for a study candidate, a real painting (see StudyCandidate)."""
 
     # PROTECT: a result that was scored, voted on or exhibited is evidence and stays.
     restoration = models.ForeignKey(
@@ -71,8 +116,18 @@ class ResultSlot(models.Model):
         abstract = True
 
     @classmethod
-    def result_constraint(cls, name: str) -> models.CheckConstraint:
-        return models.CheckConstraint(condition=Q(restoration__isnull=False), name=name)
+    def result_constraint(
+        cls, name: str, fields: tuple[str, ...] = ("restoration",)
+    ) -> models.CheckConstraint:
+        """Exactly one of `fields` (the slot's foreign keys to a result) is set."""
+        condition = Q()
+        for chosen in fields:
+            one = Q(**{f"{chosen}__isnull": False})
+            for other in fields:
+                if other != chosen:
+                    one &= Q(**{f"{other}__isnull": True})
+            condition |= one
+        return models.CheckConstraint(condition=condition, name=name)
 
 
 class Exhibition(models.Model):
@@ -143,9 +198,15 @@ class ReviewCampaign(models.Model):
     class Reference(models.TextChoices):
         DAMAGED = "damaged", "Damaged input (what the engine was given)"
         ORIGINAL = "original", "Original photograph"
+        # Of a stylized image: the photograph it was made from, the reference for its content.
+        PHOTOGRAPH = "photograph", "The photograph that was stylized"
 
     title = models.CharField(max_length=300)
     instructions = models.TextField(blank=True)
+    # One kind of result per campaign: the rubric and the reference follow from it.
+    kind = models.CharField(
+        max_length=16, choices=ResultKind.choices, default=ResultKind.RESTORATION
+    )
     reference = models.CharField(
         max_length=16, choices=Reference.choices, default=Reference.DAMAGED
     )
@@ -269,6 +330,11 @@ class UserStudy(models.Model):
     attention_check = models.BooleanField(
         default=False, help_text="Show each participant one earlier trial again, reshuffled."
     )
+    # What its trials compare: restorations of a damaged input, or stylized renderings of a
+    # photograph (with real paintings as optional candidates).
+    kind = models.CharField(
+        max_length=16, choices=ResultKind.choices, default=ResultKind.RESTORATION
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -313,14 +379,24 @@ class StudyTrial(models.Model):
 
 class StudyCandidate(ResultSlot):
     trial = models.ForeignKey(StudyTrial, on_delete=models.CASCADE, related_name="candidates")
+    # Instead of a result: a real painting (a motif of kind artwork) shown among stylized
+    # images. Served only under the candidate's token while the study is open, like any other.
+    artwork = models.ForeignKey(
+        Motif, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     token = models.CharField(max_length=32, unique=True)
 
     class Meta:
         ordering = ["trial", "id"]
         constraints = [
-            ResultSlot.result_constraint("study_candidate_has_result"),
+            ResultSlot.result_constraint(
+                "study_candidate_has_one_result", fields=("restoration", "artwork")
+            ),
             models.UniqueConstraint(
                 fields=["trial", "restoration"], name="study_candidate_restoration_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["trial", "artwork"], name="study_candidate_artwork_unique"
             ),
         ]
 

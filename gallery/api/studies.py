@@ -94,6 +94,10 @@ class StudyDetailApi(APIView):
         title = serializers.CharField()
         question = serializers.CharField()
         description = serializers.CharField()
+        kind = serializers.CharField(
+            help_text="What the image sets compare: restoration | stylized (real paintings may "
+            "be among the candidates of a stylized study; which ones is not told)."
+        )
         show_input = serializers.BooleanField()
         allow_not_sure = serializers.BooleanField()
         status = serializers.CharField(help_text="open | closed | draft (curators only)")
@@ -109,6 +113,7 @@ class StudyDetailApi(APIView):
             "title": study.title,
             "question": study.question,
             "description": study.description,
+            "kind": study.kind,
             "show_input": study.show_input,
             "allow_not_sure": study.allow_not_sure,
             "status": study.status,
@@ -293,7 +298,10 @@ class StudyResultsApi(APIView):
             class Meta:
                 ref_name = "StudyEngineResult"
 
-            engine = serializers.CharField()
+            engine = serializers.CharField(
+                help_text='The engine, or "real painting" for every real painting shown.'
+            )
+            kind = serializers.CharField(help_text="restoration | stylized | artwork")
             votes = serializers.IntegerField()
             appearances = serializers.IntegerField()
             share = EstimateSerializer(help_text="Share of decisive votes, Wilson interval.")
@@ -339,6 +347,7 @@ class StudyResultsApi(APIView):
         study = serializers.SlugField()
         title = serializers.CharField()
         status = serializers.CharField()
+        kind = serializers.CharField(help_text="restoration | stylized")
         engines = EngineSerializer(many=True)
         counted = serializers.IntegerField(help_text="First votes counted (attention passed).")
         decisive = serializers.IntegerField(help_text="Counted votes that chose an image.")
@@ -357,6 +366,7 @@ class StudyResultsApi(APIView):
             "study": study.slug,
             "title": study.title,
             "status": study.status,
+            "kind": study.kind,
             "timeline": [{"day": day, "votes": votes} for day, votes in results["timeline"]],
         }
         return Response(self.OutputSerializer(data).data)

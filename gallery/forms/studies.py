@@ -3,9 +3,12 @@
 from django import forms
 
 from heritage.ids import IdField
+from heritage.models import Motif
 from restoration.models import Restoration, RestorationJob
 
 DEFAULT_QUESTION = "Which image best represents the original artwork?"
+# Asked of stylized images, after seed 003's user study.
+STYLE_QUESTION = "Which image best represents the Dunhuang blue-green landscape style?"
 # The value of the "Not sure" button; candidate tokens are 16 URL-safe characters, never this.
 NOT_SURE = "not-sure"
 RETIRE_AFTER_MAX = 2**31 - 1
@@ -16,7 +19,8 @@ class StudyCreateForm(forms.Form):
     question = forms.CharField(
         max_length=500,
         initial=DEFAULT_QUESTION,
-        help_text="Asked above every image set; keep it short and neutral.",
+        help_text="Asked above every image set; keep it short and neutral. For stylized "
+        f"images, for example: “{STYLE_QUESTION}”",
     )
     description = forms.CharField(
         required=False,
@@ -54,8 +58,17 @@ class StudyCreateForm(forms.Form):
     restorations = forms.ModelMultipleChoiceField(
         queryset=Restoration.objects.filter(job__status=RestorationJob.Status.SUCCEEDED),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Each damaged input becomes one image set, its restorations the candidates.",
+        help_text="Each damaged input becomes one image set, its restorations the candidates; "
+        "or each photograph, its stylized images the candidates. One kind per study.",
         error_messages={"required": "Choose the restorations to compare."},
+    )
+    artworks = forms.ModelMultipleChoiceField(
+        queryset=Motif.objects.filter(kind=Motif.Kind.ARTWORK),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Real paintings",
+        help_text="Optional, for stylized images only: each painting joins every image set as "
+        "one more candidate. Participants are not told which images are paintings.",
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate, TruncHour
 
 from gallery import stats
@@ -20,9 +20,9 @@ from gallery.models import (
     StudyVote,
     UserStudy,
 )
-from gallery.results import RESULT_RELATED, result_of
-from heritage.models import User
-from restoration.models import Restoration, RestorationJob
+from gallery.results import CANDIDATE_RELATED, RESULT_RELATED, result_of
+from heritage.models import Motif, User
+from restoration.models import Restoration, RestorationJob, Task
 
 NOT_SURE_LABEL = "not sure"
 VOTE_COLUMNS = (
@@ -36,6 +36,7 @@ VOTE_COLUMNS = (
     "repeat",
     "shown_engines",
     "created_at",
+    "choice_kind",
 )
 
 
@@ -186,7 +187,7 @@ def trial_candidates(
     *, trial: StudyTrial, participant_key: str, repeat: bool
 ) -> list[StudyCandidate]:
     """The trial's candidates in the order this participant sees them, left to right."""
-    candidates = list(trial.candidates.select_related(*RESULT_RELATED).order_by("id"))
+    candidates = list(trial.candidates.select_related(*CANDIDATE_RELATED).order_by("id"))
     # Each participant gets their own positions; the repeat is reshuffled so that a consistent
     # answer means the same image, not the same place on the screen.
     seed = f"{participant_key}:{trial.pk}:{'repeat' if repeat else 'first'}"
@@ -201,20 +202,27 @@ def served_candidates(*, served: ServedTrial) -> list[StudyCandidate]:
         return fetched
     by_token = {
         candidate.token: candidate
-        for candidate in served.trial.candidates.select_related(*RESULT_RELATED)
+        for candidate in served.trial.candidates.select_related(*CANDIDATE_RELATED)
     }
     return [by_token[token] for token in served.shown]
 
 
 def study_trial_input(*, trial: StudyTrial) -> StudyCandidate | None:
-    """A candidate whose input preview shows what every candidate of the trial was made from."""
-    return trial.candidates.select_related(*RESULT_RELATED).order_by("id").first()
+    """A candidate whose input preview shows what the trial's results were made from (the
+    damaged input, or the photograph that was stylized): never a real painting's, which is a
+    candidate itself and made from nothing."""
+    return (
+        trial.candidates.filter(restoration__isnull=False)
+        .select_related(*RESULT_RELATED)
+        .order_by("id")
+        .first()
+    )
 
 
 def study_candidate_for_image(*, token: str, user: User) -> StudyCandidate | None:
     """The candidate behind an opaque image URL, while its study is open (always for curators)."""
     candidate = (
-        StudyCandidate.objects.select_related("trial__study", *RESULT_RELATED)
+        StudyCandidate.objects.select_related("trial__study", *CANDIDATE_RELATED)
         .filter(token=token)
         .first()
     )
@@ -240,7 +248,7 @@ def study_restoration_groups() -> list[dict]:
     Only inputs restored at least twice are listed: a trial needs two candidates.
     """
     restorations = (
-        Restoration.objects.filter(job__status=RestorationJob.Status.SUCCEEDED)
+        Restoration.objects.filter(job__status=RestorationJob.Status.SUCCEEDED, task=Task.RESTORE)
         .select_related("job__motif", "job__annotation")
         .order_by("job__motif__title", "job__motif_id", "job__annotation_id", "engine", "pk")
     )
@@ -258,17 +266,55 @@ def study_restoration_groups() -> list[dict]:
     return [group for group in groups.values() if len(group["restorations"]) >= 2]
 
 
-def _engines(study: UserStudy) -> tuple[dict[int, str], dict[int, list[str]], dict[str, str]]:
-    """Engine per candidate id, engines per trial id, engine per token."""
-    by_candidate, by_trial, by_token = {}, defaultdict(list), {}
+def study_stylized_groups() -> list[dict]:
+    """Photographs with their finished stylized images, for building a style study.
+
+    Every photograph stylized at least once is listed: real paintings may be its other
+    candidates.
+    """
+    restorations = (
+        Restoration.objects.filter(job__status=RestorationJob.Status.SUCCEEDED, task=Task.STYLIZE)
+        .select_related("job__motif")
+        .order_by("job__motif__title", "job__motif_id", "engine", "pk")
+    )
+    groups: dict[int, dict] = {}
+    for restoration in restorations:
+        group = groups.setdefault(
+            restoration.job.motif_id, {"motif": restoration.job.motif, "restorations": []}
+        )
+        group["restorations"].append(restoration)
+    return list(groups.values())
+
+
+def study_artwork_choices() -> QuerySet[Motif]:
+    """Real paintings (motifs of kind artwork) a style study may show among its candidates."""
+    return (
+        Motif.objects.filter(kind=Motif.Kind.ARTWORK).select_related("site").order_by("title", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class _Compared:
+    """What the study's results group each candidate under: its engine, or "real painting"."""
+
+    by_candidate: dict[int, str]
+    by_trial: dict[int, list[str]]
+    by_token: dict[str, str]
+    kind_of: dict[str, str]  # kind of what each name stands for: restoration, stylized, artwork
+
+
+def _engines(study: UserStudy) -> _Compared:
+    by_candidate, by_trial, by_token, kinds = {}, defaultdict(list), {}, {}
     for candidate in StudyCandidate.objects.filter(trial__study=study).select_related(
-        *RESULT_RELATED
+        *CANDIDATE_RELATED
     ):
-        engine = result_of(candidate).engine
-        by_candidate[candidate.pk] = engine
-        by_trial[candidate.trial_id].append(engine)
-        by_token[candidate.token] = engine
-    return by_candidate, by_trial, by_token
+        result = result_of(candidate)
+        name = result.compared_as
+        by_candidate[candidate.pk] = name
+        by_trial[candidate.trial_id].append(name)
+        by_token[candidate.token] = name
+        kinds[name] = result.kind
+    return _Compared(by_candidate, by_trial, by_token, kinds)
 
 
 def _bradley_terry(
@@ -292,7 +338,8 @@ def study_results(*, study: UserStudy, resamples: int = 200) -> dict:
     first answer on that trial are excluded from shares and scale; "not sure" counts as an
     answer for that comparison but is left out of the share denominators.
     """
-    engine_of, trial_engines, _ = _engines(study)
+    compared = _engines(study)
+    engine_of, trial_engines = compared.by_candidate, compared.by_trial
     engines = sorted(set(engine_of.values()))
     votes = list(
         StudyVote.objects.filter(trial__study=study).values(
@@ -331,6 +378,7 @@ def study_results(*, study: UserStudy, resamples: int = 200) -> dict:
         "engines": [
             {
                 "engine": engine,
+                "kind": compared.kind_of[engine],
                 "votes": wins[engine],
                 "appearances": appearances[engine],
                 "share": stats.wilson_interval(wins[engine], len(decisive)),
@@ -390,7 +438,8 @@ def study_trial_table(*, study: UserStudy) -> list[dict]:
 
 def study_vote_rows(*, study: UserStudy) -> Iterator[tuple]:
     """One row per vote (repeats included, flagged) in VOTE_COLUMNS order, oldest first."""
-    engine_of, _, engine_by_token = _engines(study)
+    compared = _engines(study)
+    engine_of, engine_by_token = compared.by_candidate, compared.by_token
     votes = (
         StudyVote.objects.filter(trial__study=study)
         .select_related("trial__motif", "candidate")
@@ -408,6 +457,7 @@ def study_vote_rows(*, study: UserStudy) -> Iterator[tuple]:
             vote.repeat,
             ";".join(engine_by_token.get(token, "?") for token in vote.shown),
             vote.created_at.isoformat(),
+            compared.kind_of[engine_of[vote.candidate_id]] if vote.candidate else "",
         )
 
 

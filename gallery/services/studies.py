@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from gallery.cache import public_changed
 from gallery.models import (
     Participant,
+    ResultKind,
     ServedTrial,
     StudyCandidate,
     StudyTrial,
@@ -20,9 +21,9 @@ from gallery.models import (
     UserStudy,
     opaque_token,
 )
-from gallery.results import result_of
+from gallery.results import kind_of, result_of
 from gallery.selectors import studies as selectors
-from heritage.models import User
+from heritage.models import Motif, User
 from restoration.models import Restoration
 
 ALREADY_VOTED = "You have already voted on this image set."
@@ -33,6 +34,9 @@ REPEAT_NOT_SERVED = (
 )
 SHOWN_DIFFERS = "The images shown do not match this image set; please vote again."
 SLUG_LENGTH = 100
+# A trial's candidates are labelled A, B, ... on the page and in the API.
+MAX_CANDIDATES = 26
+STYLE_QUESTION = "Which image best represents the Dunhuang blue-green landscape style?"
 
 
 def _require_curator(user: User | None) -> None:
@@ -50,13 +54,48 @@ def _unique_slug(text: str) -> str:
 
 
 def _group_by_input(restorations: Iterable[Restoration]) -> list[list[StudyCandidate]]:
-    """Unsaved candidates grouped by the damaged input they were made from."""
-    groups: dict[tuple[int, int], list[StudyCandidate]] = {}
+    """Unsaved candidates grouped by the input they were made from: the damaged input of a
+    restoration, the photograph of a stylized image (which has no annotation)."""
+    groups: dict[tuple[int, int | None], list[StudyCandidate]] = {}
     for restoration in restorations:
         candidate = StudyCandidate(restoration=restoration, token=opaque_token())
         key = (result_of(candidate).motif.pk, restoration.job.annotation_id)
         groups.setdefault(key, []).append(candidate)
     return list(groups.values())
+
+
+def _one_kind(restorations: list[Restoration]) -> str:
+    """The kind of result all of them are; ValidationError if they mix kinds."""
+    kinds = {kind_of(restoration) for restoration in restorations}
+    if len(kinds) > 1:
+        stylized = sum(1 for r in restorations if kind_of(r) == ResultKind.STYLIZED)
+        raise ValidationError(
+            "A study compares one kind of result: you chose "
+            f"{len(restorations) - stylized} restoration(s) and {stylized} stylized image(s). "
+            "Make one study for each.",
+            code="mixed_kinds",
+        )
+    return kinds.pop() if kinds else ResultKind.RESTORATION
+
+
+def _paintings(artworks: Iterable[Motif], kind: str) -> list[Motif]:
+    """Real paintings to add to every trial; only style studies take them."""
+    paintings = list({motif.pk: motif for motif in artworks}.values())
+    if not paintings:
+        return []
+    if kind != ResultKind.STYLIZED:
+        raise ValidationError(
+            "Real paintings can only be candidates beside stylized images, not restorations.",
+            code="artwork_with_restorations",
+        )
+    for motif in paintings:
+        if motif.kind != Motif.Kind.ARTWORK:
+            raise ValidationError(
+                f'"{motif.title}" is a photograph, not a painting: only artworks can stand as '
+                "real paintings.",
+                code="not_artwork",
+            )
+    return paintings
 
 
 def study_create(
@@ -65,6 +104,7 @@ def study_create(
     title: str,
     question: str,
     restorations: Iterable[Restoration],
+    artworks: Iterable[Motif] = (),
     description: str = "",
     slug: str | None = None,
     show_input: bool = True,
@@ -73,10 +113,16 @@ def study_create(
     attention_check: bool = False,
     open_now: bool = False,
 ) -> UserStudy:
-    """A study with one trial per damaged input, its restorations as the candidates.
+    """A study with one trial per input, its results as the candidates.
+
+    The results are restorations (one trial per damaged input) or stylized images (one trial
+    per photograph), never both. A style study may add real paintings (`artworks`, motifs of
+    kind artwork) as candidates to every trial; participants are not told which they are.
 
     Raises PermissionDenied for non-curators; ValidationError for a missing title or question,
-    no restorations, an input restored only once, or retire_after below 1.
+    no results, results of both kinds, paintings in a restoration study or a photograph given
+    as a painting, a trial with fewer than two candidates or more than MAX_CANDIDATES, or
+    retire_after below 1.
     """
     _require_curator(created_by)
     title, question = " ".join(title.split()), " ".join(question.split())
@@ -86,19 +132,31 @@ def study_create(
         raise ValidationError("A study needs a question to ask.", code="required")
     if retire_after is not None and retire_after < 1:
         raise ValidationError("Retire after must be at least 1 vote.", code="retire_after")
-    groups = _group_by_input(
+    chosen = list(
         Restoration.objects.select_related("job__motif")
         .filter(pk__in=[restoration.pk for restoration in restorations])
         .order_by("job__motif_id", "job__annotation_id", "pk")
     )
-    if not groups:
+    if not chosen:
         raise ValidationError("Choose the restorations to compare.", code="required")
+    kind = _one_kind(chosen)
+    paintings = _paintings(artworks, kind)
+    groups = _group_by_input(chosen)
     for group in groups:
-        if len(group) < 2:
-            motif = result_of(group[0]).motif
+        motif = result_of(group[0]).motif
+        count = len(group) + len(paintings)
+        if count < 2:
+            extra = " or a real painting" if kind == ResultKind.STYLIZED else ""
             raise ValidationError(
-                f'"{motif.title}" needs at least two candidates for the same input.',
+                f'"{motif.title}" needs at least two candidates for the same input: add another '
+                f"result{extra}.",
                 code="too_few_candidates",
+            )
+        if count > MAX_CANDIDATES:
+            raise ValidationError(
+                f'"{motif.title}" would show {count} candidates; at most {MAX_CANDIDATES} fit '
+                "in one image set.",
+                code="too_many_candidates",
             )
     now = timezone.now()
     with transaction.atomic():
@@ -111,6 +169,7 @@ def study_create(
             allow_not_sure=allow_not_sure,
             retire_after=retire_after,
             attention_check=attention_check,
+            kind=kind,
             status=UserStudy.Status.OPEN if open_now else UserStudy.Status.DRAFT,
             opened_at=now if open_now else None,
             created_by=created_by,
@@ -119,6 +178,9 @@ def study_create(
             trial = StudyTrial.objects.create(
                 study=study, position=position, motif=result_of(group[0]).motif
             )
+            group = group + [
+                StudyCandidate(artwork=painting, token=opaque_token()) for painting in paintings
+            ]
             for candidate in group:
                 candidate.trial = trial
             StudyCandidate.objects.bulk_create(group)

@@ -243,10 +243,17 @@ def study_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f'The study "{study.title}" was created.')
             return redirect("gallery:study_results", study.pk)
+    style_groups = selectors.study_stylized_groups()
     context = {
         "form": form,
         "groups": selectors.study_restoration_groups(),
+        "style_groups": style_groups,
+        # A new form ticks every restoration, unless stylized images could be chosen instead
+        # (one kind per study: ticking both would only be refused).
+        "preselect": not form.is_bound and not style_groups,
+        "artworks": selectors.study_artwork_choices(),
         "selected": {str(value) for value in form["restorations"].value() or []},
+        "selected_artworks": {str(value) for value in form["artworks"].value() or []},
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "gallery/studies/create.html", context, status=status)

@@ -82,6 +82,7 @@ def test_study_detail_gives_the_texts_and_a_csrf_cookie(study):
         "title": "Which restoration reads best?",
         "question": "Which image best represents the original artwork?",
         "description": "Help us choose.",
+        "kind": "restoration",
         "show_input": True,
         "allow_not_sure": True,
         "status": "open",

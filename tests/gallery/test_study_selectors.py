@@ -271,8 +271,10 @@ def test_study_vote_rows_name_engines_in_the_order_shown(curator, restorations):
         False,
         ";".join(shown_engines),
         cast.created_at.isoformat(),
+        "restoration",
     )
     assert rows[1][0] == unsure.pk and rows[1][5:7] == ("", "not sure")
+    assert rows[1][-1] == ""
     assert len(rows[0]) == len(selectors.VOTE_COLUMNS)
 
 
