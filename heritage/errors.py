@@ -1,9 +1,16 @@
-"""The site's 400 answer: what was wrong with the request, in words, as HTML or JSON."""
+"""The site's error answers (400, 403, 404, 500 and a refused CSRF token): what happened and
+where to go next, in words, as a page of the site or as JSON for scripts."""
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseServerError,
+    JsonResponse,
+)
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.template import loader
 
 # Bytes the headers of one part of a multipart form may take (Django: 1024). A file name of a
 # thousand characters is long but honest; past this the request gets the message below.
@@ -50,3 +57,43 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if not wants_html(request):
         return JsonResponse({"error": message}, status=400)
     return render(request, "400.html", {"message": message}, status=400)
+
+
+def _answer(request: HttpRequest, status: int, template: str, message: str, **context):
+    if not wants_html(request):
+        return JsonResponse({"error": message}, status=status)
+    return render(request, template, {"message": message, **context}, status=status)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403: who may open the page (the view's reason), and how to get there."""
+    reason = str(exception or "").strip()
+    message = reason or "You do not have permission to open this page."
+    return _answer(request, 403, "403.html", message)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form sent without its page's security token (an old tab, cookies
+    blocked); Django's reason is for the log, the person gets what to do."""
+    message = (
+        "The form could not be accepted: its security token is missing or out of date, which "
+        "happens when the page was open for a long time, you signed in or out in another tab, "
+        "or cookies are blocked for this site. Reload the page and send the form again."
+    )
+    return _answer(request, 403, "403.html", message, csrf=True)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: nothing at this address (never the list of the site's URL patterns)."""
+    return _answer(
+        request, 404, "404.html", f"There is no page at {request.path}.", path=request.path
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: rendered without the request's context, so that the error page cannot fail
+    for the reason the page did (a database or template fault in a context processor)."""
+    message = "Something went wrong on our side; the error has been logged. Please try again."
+    if not wants_html(request):
+        return JsonResponse({"error": message}, status=500)
+    return HttpResponseServerError(loader.get_template("500.html").render({"message": message}))

@@ -41,14 +41,21 @@ def _bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
 
 
-DEBUG = _bool("DEBUG", True)
+# DEBUG=true (the default) is an installation on one's own machine (`make run`): the built-in
+# secret key, cookies over plain HTTP and the demo accounts' default password are accepted.
+# DEBUG=false is a deployment, which refuses to start with any of them.
+DEVELOPMENT = _bool("DEBUG", True)
+# Django's debug pages (tracebacks with settings, a 404 listing every URL pattern) would show
+# to whoever visits, so even a development installation answers with the site's own error
+# pages, and logs the traceback to the console; HERITAGE_DEBUG_PAGES=true brings them back.
+DEBUG = DEVELOPMENT and _bool("HERITAGE_DEBUG_PAGES", False)
 
 _INSECURE_KEY = "django-insecure-embedded-default-do-not-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default=_INSECURE_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-if not DEBUG:
+if not DEVELOPMENT:
     # Refuse to start a public deployment with settings that would make it unsafe.
     if SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
         raise ImproperlyConfigured(
@@ -87,6 +94,8 @@ MIDDLEWARE = [
     # Under WSGI the body is still unread here: oversized ones are refused first (413).
     "heritage.limits.RequestSizeLimitDjangoMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # HEAD wherever GET works: views and the page cache see a GET, the body is dropped.
+    "heritage.head.HeadAsGetMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Cached public pages for visitors without a session, before sessions/users/messages.
     "gallery.cache.PublicPageMiddleware",
@@ -211,10 +220,14 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
+        if not DEVELOPMENT
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# A development installation has run no collectstatic: WhiteNoise serves the files where they
+# are (whatever DEBUG says), and sees edits to them without a restart.
+WHITENOISE_USE_FINDERS = DEVELOPMENT
+WHITENOISE_AUTOREFRESH = DEVELOPMENT
 
 # Stored files are never served as a folder: views check who asks (heritage/media.py), then
 # send the bytes themselves, or let the proxy send them: "nginx" answers X-Accel-Redirect to
@@ -455,8 +468,10 @@ RATELIMIT_FAIL_OPEN = True
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", not DEVELOPMENT)
+CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", not DEVELOPMENT)
+# A form refused for its CSRF token says what to do, in the site's own 403 page.
+CSRF_FAILURE_VIEW = "heritage.errors.csrf_failure"
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", False)
 # HTTP Strict Transport Security, for a site served only over HTTPS: browsers refuse plain HTTP
 # for this many seconds (0: no header). manage.py check --deploy is clean with the production

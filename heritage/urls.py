@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from gallery.views import exhibitions as gallery_exhibitions
 from gallery.views import media as gallery_media
-from heritage import media, views
+from heritage import favicon, media, views
 
 app_name_patterns = (
     [
@@ -49,11 +49,16 @@ media_patterns = (
     "media",
 )
 
-# A refused request (unreadable form data, too many fields) says why, as HTML or JSON.
+# A refused request (unreadable form data, too many fields) says why, as HTML or JSON; so do
+# refused permissions, missing pages and server errors.
 handler400 = "heritage.errors.bad_request"
+handler403 = "heritage.errors.permission_denied"
+handler404 = "heritage.errors.page_not_found"
+handler500 = "heritage.errors.server_error"
 
 urlpatterns = [
     path("", gallery_exhibitions.home, name="home"),
+    path("favicon.ico", favicon.favicon, name="favicon"),
     path("", include(media_patterns)),
     path("", include("gallery.urls")),
     path("", include(app_name_patterns)),

@@ -16,6 +16,7 @@ GOOD_KEY = "k3y-" + "".join(chr(ord("a") + i % 26) + str(i % 10) for i in range(
 # Every variable the settings read that a test sets; cleared so the developer's shell can't leak in.
 VARIABLES = (
     "DEBUG",
+    "HERITAGE_DEBUG_PAGES",
     "SECRET_KEY",
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",
@@ -51,10 +52,26 @@ def _refused(result, *words: str) -> None:
 
 def test_settings_start_with_no_variables_set():
     result = _import_settings(
-        "s.DEBUG, s.DATABASES['default']['ENGINE'], s.HERITAGE_MAX_IMAGE_PIXELS"
+        "s.DEVELOPMENT, s.DEBUG, s.DATABASES['default']['ENGINE'], s.HERITAGE_MAX_IMAGE_PIXELS"
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "True django.db.backends.sqlite3 150000000"
+    # A development installation, whose visitors still never see Django's debug pages.
+    assert result.stdout.strip() == "True False django.db.backends.sqlite3 150000000"
+
+
+def test_settings_show_debug_pages_only_when_a_developer_asks():
+    shown = _import_settings("s.DEBUG, s.WHITENOISE_USE_FINDERS", HERITAGE_DEBUG_PAGES="true")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "True True"
+    deployed = _import_settings(
+        "s.DEVELOPMENT, s.DEBUG, s.WHITENOISE_USE_FINDERS",
+        DEBUG="false",
+        HERITAGE_DEBUG_PAGES="true",
+        SECRET_KEY=GOOD_KEY,
+        ALLOWED_HOSTS="murals.example.org",
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    assert deployed.stdout.strip() == "False False False"
 
 
 @pytest.mark.parametrize("key", [None, "short", "a" * 60], ids=["default", "short", "one-letter"])

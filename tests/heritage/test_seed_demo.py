@@ -115,7 +115,7 @@ def test_seed_demo_keeps_existing_accounts(settings, tmp_path, db, no_demo_passw
 
 def test_seed_demo_takes_password_from_environment(settings, tmp_path, db, monkeypatch):
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.DEBUG = False
+    settings.DEBUG = settings.DEVELOPMENT = False
     monkeypatch.setenv("HERITAGE_DEMO_PASSWORD", "a-long-local-secret")
 
     output = seed("--motifs", "1")
@@ -127,7 +127,7 @@ def test_seed_demo_takes_password_from_environment(settings, tmp_path, db, monke
 
 def test_seed_demo_refuses_default_password_without_debug(settings, tmp_path, db, no_demo_password):
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.DEBUG = False
+    settings.DEBUG = settings.DEVELOPMENT = False
 
     with pytest.raises(CommandError, match="HERITAGE_DEMO_PASSWORD"):
         seed("--motifs", "1")
@@ -141,7 +141,7 @@ def test_seed_demo_force_allows_default_password_without_debug(
     settings, tmp_path, db, no_demo_password
 ):
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.DEBUG = False
+    settings.DEBUG = settings.DEVELOPMENT = False
 
     seed("--motifs", "1", "--force")
 

@@ -99,7 +99,8 @@ class Command(BaseCommand):
             raise CommandError("--motifs must be at least 1.")
         password = os.environ.get(PASSWORD_VARIABLE, "")
         missing = [name for name, *_ in ACCOUNTS if not User.objects.filter(username=name).exists()]
-        if missing and not password and not settings.DEBUG and not options["force"]:
+        development = settings.DEBUG or settings.DEVELOPMENT
+        if missing and not password and not development and not options["force"]:
             raise CommandError(
                 f"Refusing to create the demo accounts ({', '.join(missing)}) with the public "
                 f"default password while DEBUG is off. Set {PASSWORD_VARIABLE}, or pass --force "
