@@ -21,8 +21,23 @@ class MotifMetadataForm(forms.ModelForm):
 
     class Meta:
         model = Motif
-        fields = ["title", "site", *MOTIF_TEXT_FIELDS[1:]]
+        fields = ["title", "kind", "site", *MOTIF_TEXT_FIELDS[1:]]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {
+            "kind": "An artwork (mural, rock art, painting) to restore, or a photograph "
+            "(a landscape, say) to render in a painting style."
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Clients that predate kinds post none: a new motif is an artwork, an edit keeps it.
+        self.fields["kind"].required = False
+
+    def clean_kind(self) -> str:
+        kind = self.cleaned_data.get("kind")
+        if kind:
+            return kind
+        return self.instance.kind if self.instance.pk else Motif.Kind.ARTWORK
 
     def clean(self):
         data = super().clean()
@@ -37,7 +52,7 @@ class MotifUploadForm(MotifMetadataForm):
         help_text="JPEG, PNG, TIFF or WebP; the file is stored untouched.",
         widget=forms.ClearableFileInput(attrs={"accept": ".jpg,.jpeg,.png,.tif,.tiff,.webp"}),
     )
-    field_order = ["image", "title", "site", "new_site"]
+    field_order = ["image", "title", "kind", "site", "new_site"]
 
 
 class MotifFilterForm(forms.Form):
@@ -47,6 +62,9 @@ class MotifFilterForm(forms.Form):
     )
     era = forms.CharField(required=False)
     style = forms.CharField(required=False)
+    kind = forms.ChoiceField(
+        choices=[("", "Artworks and photographs"), *Motif.Kind.choices], required=False
+    )
 
 
 def notes_field(**kwargs) -> forms.CharField:
@@ -74,6 +92,14 @@ class KindsField(forms.MultipleChoiceField):
 
 class MaskImportForm(forms.Form):
     mask = forms.FileField(help_text="A black-and-white PNG of the motif's size; white = damaged.")
+    # Ticked on the page; a script that leaves it out is told it may send resize=true.
+    resize = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Resize a mask of the motif's proportions but another size",
+        help_text="e.g. a 512 × 512 mask of a 720 × 720 motif, scaled with nearest neighbour; "
+        "a mask of other proportions is refused.",
+    )
     kinds = KindsField(label="Damage kinds")
     notes = notes_field(widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -89,5 +115,7 @@ class MaskSaveForm(forms.Form):
     mask = forms.FileField()
     kinds = KindsField()
     notes = notes_field()
-    method = forms.ChoiceField(choices=[("drawn", "drawn"), ("segmented", "segmented")])
+    method = forms.ChoiceField(
+        choices=[("drawn", "drawn"), ("segmented", "segmented"), ("imported", "imported")]
+    )
     supersedes = forms.IntegerField(required=False)

@@ -21,9 +21,15 @@ def user_first_curator() -> User | None:
 
 
 def motif_list(
-    *, site: int | None = None, era: str = "", style: str = "", search: str = ""
+    *,
+    site: int | None = None,
+    era: str = "",
+    style: str = "",
+    search: str = "",
+    kind: str = "",
 ) -> QuerySet[Motif]:
-    """Motifs, newest first, filtered by site id, era and style, searched by title words."""
+    """Motifs, newest first, filtered by site id, era, style and kind (artwork or photograph),
+    searched by title words."""
     motifs = (
         Motif.objects.select_related("site")
         .annotate(
@@ -37,6 +43,8 @@ def motif_list(
         motifs = motifs.filter(era=era)
     if style:
         motifs = motifs.filter(style=style)
+    if kind:
+        motifs = motifs.filter(kind=kind)
     for word in search.split()[:8]:
         motifs = motifs.filter(title__icontains=word)
     return motifs
@@ -53,6 +61,7 @@ def motif_filter_choices() -> dict[str, list]:
         "sites": list(Site.objects.annotate(n=Count("motifs")).filter(n__gt=0).order_by("name")),
         "eras": distinct("era"),
         "styles": distinct("style"),
+        "kinds": Motif.Kind.choices,
     }
 
 

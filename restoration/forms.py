@@ -1,4 +1,4 @@
-"""Forms of the restoration pages: launching a job on an annotation."""
+"""Forms of the restoration pages: launching a restoration or a style transfer, training."""
 
 from django import forms
 
@@ -6,26 +6,17 @@ from heritage.models import DamageAnnotation, Motif
 from restoration.models import ModelCheckpoint
 
 
-class JobCreateForm(forms.Form):
-    annotation = forms.ModelChoiceField(queryset=DamageAnnotation.objects.none())
+class EngineJobForm(forms.Form):
+    """What every job form asks: engine, its checkpoint, a seed, and the engine's parameters."""
+
     engine = forms.ChoiceField()
-    # Offered per engine by the panel; services.job_create refuses one of another engine and
-    # takes the engine's default when none is chosen.
+    # Offered per engine by the panel; services refuse one of another engine and take the
+    # engine's default when none is chosen.
     checkpoint = forms.ModelChoiceField(queryset=ModelCheckpoint.objects.all(), required=False)
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
-    colour_correction = forms.BooleanField(
-        required=False,
-        label="Colour correction",
-        help_text="Match the tone of restored areas to the intact pixels around them.",
-    )
 
-    def __init__(self, *args, motif: Motif, engines: list[str], **kwargs):
+    def __init__(self, *args, engines: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        annotations = DamageAnnotation.objects.filter(motif=motif, superseded_by__isnull=True)
-        self.fields["annotation"].queryset = annotations
-        self.fields["annotation"].empty_label = None
-        self.fields["annotation"].initial = annotations.order_by("-created_at", "-id").first()
-        self.fields["annotation"].label_from_instance = _annotation_label
         self.fields["engine"].choices = [(name, name) for name in engines]
 
     def engine_params(self, data) -> dict[str, str]:
@@ -36,6 +27,29 @@ class JobCreateForm(forms.Form):
             for key, value in data.items()
             if key.startswith(prefix) and value != ""
         }
+
+
+class JobCreateForm(EngineJobForm):
+    """Launch a restoration of one of the motif's damage annotations."""
+
+    annotation = forms.ModelChoiceField(queryset=DamageAnnotation.objects.none())
+    colour_correction = forms.BooleanField(
+        required=False,
+        label="Colour correction",
+        help_text="Match the tone of restored areas to the intact pixels around them.",
+    )
+
+    def __init__(self, *args, motif: Motif, engines: list[str], **kwargs):
+        super().__init__(*args, engines=engines, **kwargs)
+        annotations = DamageAnnotation.objects.filter(motif=motif, superseded_by__isnull=True)
+        self.fields["annotation"].queryset = annotations
+        self.fields["annotation"].empty_label = None
+        self.fields["annotation"].initial = annotations.order_by("-created_at", "-id").first()
+        self.fields["annotation"].label_from_instance = _annotation_label
+
+
+class StyleJobForm(EngineJobForm):
+    """Launch a style transfer of a whole motif (engines whose task is "stylize")."""
 
 
 def _annotation_label(annotation: DamageAnnotation) -> str:

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from heritage.models import DamageAnnotation, Motif, User
 from restoration import progress
-from restoration.models import RestorationJob
+from restoration.models import RestorationJob, Task
 
 
 def user_can_see_jobs(*, user: User | None) -> bool:
@@ -39,12 +39,34 @@ def job_state(*, job: RestorationJob) -> dict:
     return state
 
 
-def job_list_for_motif(*, motif: Motif) -> QuerySet[RestorationJob]:
-    return (
-        RestorationJob.objects.filter(motif=motif)
-        .select_related("annotation", "requested_by", "result")
-        .order_by("-created_at", "-id")
+def job_list_for_motif(*, motif: Motif, task: str | None = None) -> QuerySet[RestorationJob]:
+    """The motif's jobs, newest first; only those of `task` ("restore", "stylize") if given."""
+    jobs = RestorationJob.objects.filter(motif=motif)
+    if task is not None:
+        jobs = jobs.filter(task=task)
+    return jobs.select_related("annotation", "requested_by", "result", "checkpoint").order_by(
+        "-created_at", "-id"
     )
+
+
+def engine_names(*, task: str) -> list[str]:
+    """Registered engines whose task is `task` ("restore" or "stylize"), sorted.
+
+    An engine whose module cannot be loaded counts as a restoration engine, so that the pages
+    that launch restorations still name it and say why it cannot run.
+    """
+    from restoration.engines.base import EngineError
+    from restoration.engines.registry import registry
+
+    names = []
+    for name in registry().names():
+        try:
+            engine_task = registry().engine_class(name).task
+        except EngineError:
+            engine_task = Task.RESTORE
+        if engine_task == task:
+            names.append(name)
+    return names
 
 
 def engines_without_weights(engines: list[str]) -> set[str]:

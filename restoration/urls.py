@@ -8,6 +8,7 @@ app_name = "restoration"
 
 urlpatterns = [
     path("motifs/<id:pk>/restore/", views.job_create, name="job_create"),
+    path("motifs/<id:pk>/stylize/", views.style_create, name="style_create"),
     path("motifs/<id:pk>/damage/<id:annotation_pk>/compare/", views.compare, name="compare"),
     path("restoration/jobs/<id:pk>/", views.job_detail, name="job_detail"),
     path("restoration/jobs/<id:pk>/cancel/", views.job_cancel, name="job_cancel"),

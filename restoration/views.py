@@ -11,8 +11,8 @@ from heritage.models import DamageAnnotation, Motif
 from heritage.views import curator_required
 from restoration import selectors, services, training_runs, training_selectors
 from restoration.engines.registry import registry
-from restoration.forms import JobCreateForm, TrainingResumeForm, TrainingRunForm
-from restoration.models import RestorationJob, TrainingRun
+from restoration.forms import JobCreateForm, StyleJobForm, TrainingResumeForm, TrainingRunForm
+from restoration.models import RestorationJob, Task, TrainingRun
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -57,10 +57,39 @@ def job_create(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(job)
 
 
-def _refuse(request: HttpRequest, motif: Motif, message: str) -> HttpResponse:
+@curator_required
+@require_POST
+def style_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Launch a style transfer of a whole motif; 202 with the job for JSON clients."""
+    motif = get_object_or_404(Motif, pk=pk)
+    form = StyleJobForm(request.POST, engines=registry().names())
+    what = "The style transfer"
+    if not form.is_valid():
+        errors = " ".join(e for errs in form.errors.values() for e in errs)
+        return _refuse(request, motif, errors, what=what)
+    data = form.cleaned_data
+    try:
+        job = services.style_job_create(
+            requested_by=request.user,
+            motif=motif,
+            engine=data["engine"],
+            params=form.engine_params(request.POST),
+            seed=data["seed"],
+            checkpoint=data["checkpoint"],
+        )
+    except ValidationError as exc:
+        return _refuse(request, motif, " ".join(exc.messages), what=what)
+    if _wants_json(request):
+        return _job_json(job, 202)
+    return redirect(job)
+
+
+def _refuse(
+    request: HttpRequest, motif: Motif, message: str, *, what: str = "The restoration"
+) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"error": message}, status=400)
-    messages.error(request, f"The restoration was not started: {message}")
+    messages.error(request, f"{what} was not started: {message}")
     return redirect(motif)
 
 
@@ -83,6 +112,8 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "restoration/job_detail.html",
         {
             "job": job,
+            # A style transfer: input and output side by side, no damage, outline or metrics.
+            "styling": job.task == Task.STYLIZE,
             "motif": job.motif,
             "restoration": restoration,
             "state": selectors.job_state(job=job),
@@ -124,7 +155,7 @@ def compare(request: HttpRequest, pk: int, annotation_pk: int) -> HttpResponse:
     annotation = get_object_or_404(
         DamageAnnotation.objects.select_related("motif"), pk=annotation_pk, motif_id=pk
     )
-    engines = registry().names()
+    engines = selectors.engine_names(task=Task.RESTORE)
     rows = selectors.comparison(annotation=annotation, engines=engines)
     if request.method == "POST":
         missing = [row["engine"] for row in rows if row["missing"]]

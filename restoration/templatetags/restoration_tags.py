@@ -2,20 +2,19 @@
 
 from django import template
 
+from heritage.models import Motif
 from restoration import checkpoints, selectors
 from restoration.engines.base import EngineError
 from restoration.engines.registry import registry
 from restoration.forms import JobCreateForm
+from restoration.models import Task
 
 register = template.Library()
 
 
-@register.inclusion_tag("restoration/_motif_panel.html", takes_context=True)
-def motif_restoration_panel(context, motif):
-    """Launch form and job list for a motif, shown to curators on the motif page."""
-    user = context["request"].user
-    if not selectors.user_can_see_jobs(user=user):
-        return {"visible": False}
+def _engines(task: str) -> tuple[list[dict], list[str]]:
+    """Described engines of `task` with their checkpoints, and the problems of broken ones
+    (counted with the restoration engines, whose panel has always named them)."""
     engines, broken = [], []
     by_engine = checkpoints.by_engine()
     for name in registry().names():
@@ -23,16 +22,59 @@ def motif_restoration_panel(context, motif):
             described = registry().describe(name)
         except EngineError as exc:
             # One misconfigured engine must not take the motif page down with it.
-            broken.append(str(exc))
+            if task == Task.RESTORE:
+                broken.append(str(exc))
+            continue
+        if described["task"] != task:
             continue
         described["checkpoints"] = by_engine.get(name, [])
         engines.append(described)
+    return engines, broken
+
+
+@register.inclusion_tag("restoration/_motif_panel.html", takes_context=True)
+def motif_restoration_panel(context, motif):
+    """Launch form and job list of restorations of a motif, shown to curators on the motif
+    page; a photograph without damage annotations has none to offer."""
+    user = context["request"].user
+    if not selectors.user_can_see_jobs(user=user):
+        return {"visible": False}
+    form_engines, broken = _engines(Task.RESTORE)
+    form = JobCreateForm(motif=motif, engines=[engine["name"] for engine in form_engines])
+    jobs = selectors.job_list_for_motif(motif=motif, task=Task.RESTORE)[:20]
+    if (
+        motif.kind == Motif.Kind.PHOTOGRAPH
+        and not jobs
+        and not form.fields["annotation"].queryset.exists()
+    ):
+        return {"visible": False}
     return {
         "visible": True,
         "motif": motif,
-        "form": JobCreateForm(motif=motif, engines=[engine["name"] for engine in engines]),
-        "engines": engines,
+        "form": form,
+        "engines": form_engines,
         "broken": broken,
-        "jobs": selectors.job_list_for_motif(motif=motif)[:20],
+        "jobs": jobs,
+        "csrf_token": context.get("csrf_token"),
+    }
+
+
+@register.inclusion_tag("restoration/_style_panel.html", takes_context=True)
+def motif_style_panel(context, motif):
+    """Launch form (style engines and their checkpoints) and job list of style transfers of a
+    motif, for curators: open on a photograph, folded away on an artwork."""
+    user = context["request"].user
+    if not selectors.user_can_see_jobs(user=user):
+        return {"visible": False}
+    engines, _ = _engines(Task.STYLIZE)
+    jobs = selectors.job_list_for_motif(motif=motif, task=Task.STYLIZE)[:20]
+    photograph = motif.kind == Motif.Kind.PHOTOGRAPH
+    return {
+        "visible": photograph or bool(engines) or bool(jobs),
+        "photograph": photograph,
+        "motif": motif,
+        "engines": engines,
+        "broken": [],
+        "jobs": jobs,
         "csrf_token": context.get("csrf_token"),
     }

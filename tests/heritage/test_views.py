@@ -565,3 +565,70 @@ def test_annotation_editor_opens_the_latest_revision(curator_client, curator, mo
         "heritage:annotation_edit", args=[motif.pk, latest.pk]
     )
     assert _editor_config(response.content.decode())["annotationId"] == latest.pk
+
+
+# Kinds of motif: artworks to restore, photographs to render in a style
+
+
+def test_curator_uploads_a_photograph_to_stylize(curator_client):
+    response = curator_client.post(
+        reverse("heritage:motif_upload"),
+        {
+            **_metadata(title="Hills near Dunhuang"),
+            "kind": "photograph",
+            "image": _upload_file(factories.png_bytes(seed=611)),
+        },
+    )
+    motif = Motif.objects.get()
+    assert response.status_code == 302 and motif.kind == "photograph"
+    page = curator_client.get(motif.get_absolute_url()).content.decode()
+    assert "<dt>Kind</dt>" in page and "Photograph" in page
+
+
+def test_the_upload_form_offers_both_kinds_and_defaults_to_artwork(curator_client):
+    page = curator_client.get(reverse("heritage:motif_upload")).content.decode()
+    assert 'name="kind"' in page and 'value="photograph"' in page
+    response = curator_client.post(
+        reverse("heritage:motif_upload"),
+        {**_metadata(), "image": _upload_file(factories.png_bytes(seed=612))},
+    )
+    assert response.status_code == 302 and Motif.objects.get().kind == "artwork"
+
+
+def test_an_unknown_kind_is_refused_on_upload(curator_client):
+    response = curator_client.post(
+        reverse("heritage:motif_upload"),
+        {**_metadata(), "kind": "video", "image": _upload_file(factories.png_bytes(seed=613))},
+    )
+    assert response.status_code == 400
+    assert "not one of the available choices" in response.content.decode()
+    assert not Motif.objects.exists()
+
+
+def test_editing_a_motif_can_change_its_kind_and_keeps_it_when_not_posted(curator_client, motif):
+    url = reverse("heritage:motif_edit", args=[motif.pk])
+    assert curator_client.post(url, {**_metadata(), "kind": "photograph"}).status_code == 302
+    motif.refresh_from_db()
+    assert motif.kind == "photograph"
+    assert curator_client.post(url, _metadata(title="Renamed")).status_code == 302
+    motif.refresh_from_db()
+    assert (motif.kind, motif.title) == ("photograph", "Renamed")
+
+
+def test_the_motif_list_filters_by_kind(expert_client, curator):
+    factories.make_motif(user=curator, title="A mural", seed=621)
+    factories.make_motif(user=curator, title="A landscape", seed=622, kind="photograph")
+    url = reverse("heritage:motif_list")
+
+    def shown(query) -> set[str]:
+        page = expert_client.get(url, query).content.decode()
+        return {t for t in ("A mural", "A landscape") if f'<span class="title">{t}</span>' in page}
+
+    assert shown({}) == {"A mural", "A landscape"}
+    assert shown({"kind": "photograph"}) == {"A landscape"}
+    assert shown({"kind": "artwork"}) == {"A mural"}
+    assert shown({"kind": "nonsense"}) == {"A mural", "A landscape"}
+    assert (
+        '<option value="photograph" selected>'
+        in expert_client.get(url, {"kind": "photograph"}).content.decode()
+    )
