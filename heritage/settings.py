@@ -247,13 +247,27 @@ HERITAGE_MEDIA_PUBLIC_MAX_AGE = env.int("HERITAGE_MEDIA_PUBLIC_MAX_AGE", default
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, got {REDIS_URL!r}")
-# Seconds a channel-layer read may wait on Redis; must exceed channels_redis' blocking-read
-# window (RedisChannelLayer.brpop_timeout, 5 s), or every idle WebSocket dies with TimeoutError.
+# Seconds a channel-layer command may wait on Redis. With the core layer it must exceed
+# channels_redis' blocking-read window (RedisChannelLayer.brpop_timeout, 5 s), or every idle
+# WebSocket dies with TimeoutError; the pub/sub layer's reader polls in 0.1 s reads instead.
 CHANNEL_LAYER_SOCKET_TIMEOUT = _positive_int("HERITAGE_CHANNEL_SOCKET_TIMEOUT", 30)
+# Which Redis channel layer: "pubsub" (heritage.channel_layers: one Redis message per server
+# process and event) or "core" (channels_redis' lists: one per watching socket and event).
+HERITAGE_CHANNEL_LAYER = env.str("HERITAGE_CHANNEL_LAYER", default="pubsub")
+CHANNEL_LAYER_BACKENDS = {
+    "pubsub": "heritage.channel_layers.RedisPubSubLayer",
+    "core": "channels_redis.core.RedisChannelLayer",
+}
+if HERITAGE_CHANNEL_LAYER not in CHANNEL_LAYER_BACKENDS:
+    raise ImproperlyConfigured(
+        f"HERITAGE_CHANNEL_LAYER must be pubsub or core, got {HERITAGE_CHANNEL_LAYER!r}"
+    )
 if REDIS_URL:
+    from redis.connection import parse_url as _parse_redis_url
+
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": CHANNEL_LAYER_BACKENDS[HERITAGE_CHANNEL_LAYER],
             "CONFIG": {
                 "hosts": [
                     {
@@ -266,7 +280,10 @@ if REDIS_URL:
                         "socket_keepalive": True,
                         "health_check_interval": 30,
                     }
-                ]
+                ],
+                # Pub/sub channels are shared by every database of a Redis server: the
+                # database number keeps sites on one server apart, as keys are.
+                "prefix": f"asgi.db{_parse_redis_url(REDIS_URL).get('db', 0)}.",
             },
         }
     }

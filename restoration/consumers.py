@@ -128,6 +128,17 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
                 return
         await super().dispatch(message)
 
+    async def layer_reconnected(self, event: dict) -> None:
+        # This process's channel layer lost Redis and has it back (heritage.channel_layers):
+        # events published meanwhile are gone, so the state comes from the database again.
+        if not hasattr(self, "group"):
+            return  # not connected yet: connect sends the snapshot
+        state = await database_sync_to_async(self._visible_state)()
+        if state is None:
+            await self.close(code=4403)
+            return
+        await self._snapshot(state)
+
     async def receive_json(self, content, **kwargs) -> None:
         # The socket is one-way; commands (cancel) go through HTTP with CSRF protection.
         pass

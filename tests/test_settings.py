@@ -23,6 +23,7 @@ VARIABLES = (
     "DATABASE_URL",
     "REDIS_URL",
     "CELERY_BROKER_URL",
+    "HERITAGE_CHANNEL_LAYER",
     "HERITAGE_MAX_IMAGE_PIXELS",
     "HERITAGE_MAX_UPLOAD_MB",
     "DJANGO_SETTINGS_MODULE",
@@ -138,8 +139,28 @@ def test_settings_redis_url_selects_the_redis_channel_layer_and_broker():
         REDIS_URL="redis://cache.internal:6379/1",
     )
     assert result.returncode == 0, result.stderr
-    assert "channels_redis.core.RedisChannelLayer" in result.stdout
+    # Pub/sub (one Redis message per server process and event), its channels kept apart
+    # per database number as keys are.
+    assert "heritage.channel_layers.RedisPubSubLayer" in result.stdout
+    assert "'prefix': 'asgi.db1.'" in result.stdout
     assert result.stdout.count("redis://cache.internal:6379/1") == 2
+
+
+def test_settings_channel_layer_core_selects_channels_redis_lists():
+    result = _import_settings(
+        "s.CHANNEL_LAYERS['default']['BACKEND']",
+        REDIS_URL="redis://cache.internal:6379/1",
+        HERITAGE_CHANNEL_LAYER="core",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "channels_redis.core.RedisChannelLayer"
+
+
+def test_settings_refuse_an_unknown_channel_layer():
+    _refused(
+        _import_settings(REDIS_URL="redis://cache.internal:6379/1", HERITAGE_CHANNEL_LAYER="x"),
+        "HERITAGE_CHANNEL_LAYER",
+    )
 
 
 def test_settings_without_redis_use_the_in_memory_channel_layer():

@@ -121,3 +121,28 @@ async def test_consumer_forwards_job_events_without_a_database_thread_hop(
     assert received[-1]["type"] == "finished"
     assert forwarded_hops == 0, "no thread hop per job event"
     assert hops, "the socket's own events (disconnect) still close old connections"
+
+
+async def test_consumer_sends_the_state_again_when_its_layer_got_redis_back(curator, simulated):
+    """heritage.channel_layers tells every consumer of a process when its connection to Redis
+    came back: events published meanwhile are lost, the database has the state."""
+    from channels.layers import get_channel_layer
+
+    from restoration import progress
+
+    job = await database_sync_to_async(_create)(curator, simulated)
+    communicator = _communicator(job.pk, curator)
+    assert (await communicator.connect())[0]
+    assert (await communicator.receive_json_from())["status"] == "pending"
+
+    # The job moved on while Redis was down: no event reached the socket.
+    await database_sync_to_async(RestorationJob.objects.filter(pk=job.pk).update)(
+        status=RestorationJob.Status.RUNNING, step=3, total=10
+    )
+    layer = get_channel_layer()
+    await layer.group_send(progress.group_name(job.pk), {"type": "layer.reconnected"})
+    snapshot = await communicator.receive_json_from()
+    await communicator.disconnect()
+
+    assert snapshot["type"] == "snapshot"
+    assert (snapshot["status"], snapshot["step"]) == ("running", 3)
