@@ -92,6 +92,14 @@ class KindsField(forms.MultipleChoiceField):
 
 class MaskImportForm(forms.Form):
     mask = forms.FileField(help_text="A black-and-white PNG of the motif's size; white = damaged.")
+    # Ticked on the page; a script that leaves it out is told it may send resize=true.
+    resize = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Resize a mask of the motif's proportions but another size",
+        help_text="e.g. a 512 × 512 mask of a 720 × 720 motif, scaled with nearest neighbour; "
+        "a mask of other proportions is refused.",
+    )
     kinds = KindsField(label="Damage kinds")
     notes = notes_field(widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -107,5 +115,7 @@ class MaskSaveForm(forms.Form):
     mask = forms.FileField()
     kinds = KindsField()
     notes = notes_field()
-    method = forms.ChoiceField(choices=[("drawn", "drawn"), ("segmented", "segmented")])
+    method = forms.ChoiceField(
+        choices=[("drawn", "drawn"), ("segmented", "segmented"), ("imported", "imported")]
+    )
     supersedes = forms.IntegerField(required=False)

@@ -46,6 +46,38 @@ class MaskError(ValueError):
     """A mask file that cannot be used; the message is meant for the person who uploaded it."""
 
 
+class MaskSizeError(MaskError):
+    """A mask of another size than its motif's. `resizable`: it has the motif's proportions (up
+    to whole-pixel rounding) and few enough pixels, so `resize=True` would accept it."""
+
+    def __init__(self, message: str, *, size: tuple[int, int], expected: tuple[int, int]):
+        super().__init__(message)
+        self.size = size
+        self.expected = expected
+        self.resizable = same_proportions(size, expected) and _decodable(size, expected)
+
+
+# A mask resized to its motif may have at most this many times the motif's pixels: a mask is
+# decoded whole, and Pillow's own decompression-bomb limit is off (uploads are checked first).
+RESIZE_MAX_PIXEL_RATIO = 4
+
+
+def _decodable(size: tuple[int, int], expected: tuple[int, int]) -> bool:
+    return size[0] * size[1] <= RESIZE_MAX_PIXEL_RATIO * expected[0] * expected[1]
+
+
+def same_proportions(size: tuple[int, int], expected: tuple[int, int]) -> bool:
+    """True when one of the two (width, height) sizes is the other scaled, each side rounded
+    to whole pixels (512x512 and 720x720; 1000x667 and 3000x2000), so a nearest-neighbour
+    resize puts every mask pixel over the part of the motif it was drawn on."""
+    (w, h), (big_w, big_h) = size, expected
+    # Scaling (W, H) by s and rounding moves each side by at most half a pixel, which moves
+    # w * H - h * W by at most (W + H) / 2 (or (w + h) / 2 the other way round); tiny masks,
+    # where half a pixel is a large share, must also stay within 1% of the motif's aspect.
+    difference = abs(w * big_h - h * big_w)
+    return 2 * difference <= max(w + h, big_w + big_h) and 100 * difference <= h * big_w
+
+
 def _check_int(name: str, value: object, *, minimum: int) -> int:
     # bool is an int subclass, but True as a width is a bug, not a size.
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -267,9 +299,17 @@ def _as_grey(image: Image.Image) -> np.ndarray:
 
 
 def read_mask(
-    data: bytes | bytearray | memoryview | BinaryIO, *, width: int, height: int
+    data: bytes | bytearray | memoryview | BinaryIO,
+    *,
+    width: int,
+    height: int,
+    resize: bool = False,
 ) -> np.ndarray:
     """Decode a mask file (PNG or any Pillow format) that must be width x height pixels.
+
+    `resize=True` also accepts a mask of the same proportions but another size (the 512x512
+    mask of a 720x720 motif), scaled to width x height with nearest-neighbour interpolation
+    (values are kept, none is blended); `read_mask_sized` also says which size the file had.
 
     EXIF orientation is applied. Modes are converted on purpose: 1/L/P/RGB(A) with equal
     channels/CMYK to 8-bit grey, 16-bit grey scaled to 0-255; grey levels 1-254 are kept (fading
@@ -278,9 +318,21 @@ def read_mask(
 
     Returns uint8 (height, width), 255 = damaged, 0 = intact.
     Raises MaskError (a ValueError) with a message for the uploader: not a readable image or
-    truncated, too large to decode, wrong size, colour photograph, unsupported pixel format;
-    ValueError for a bad width or height.
+    truncated, too large to decode, wrong size (MaskSizeError, whose `resizable` says whether
+    resize=True would accept it), colour photograph, unsupported pixel format; ValueError for a
+    bad width or height.
     """
+    return read_mask_sized(data, width=width, height=height, resize=resize)[0]
+
+
+def read_mask_sized(
+    data: bytes | bytearray | memoryview | BinaryIO,
+    *,
+    width: int,
+    height: int,
+    resize: bool = False,
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """`read_mask`, and the (width, height) the file had (after its EXIF orientation)."""
     width, height = _check_size(width, height)
     stream = io.BytesIO(bytes(data)) if isinstance(data, bytes | bytearray | memoryview) else data
     try:
@@ -294,17 +346,37 @@ def read_mask(
     size = image.size[::-1] if orientation >= 5 else image.size
     # Checked before decoding, so an oversized file is refused without spending memory on it.
     if size != (width, height):
-        raise MaskError(
-            f"The mask is {size[0]}x{size[1]} pixels but the motif is {width}x{height}; "
-            "a mask must have exactly the motif's size"
-        )
+        error = _size_error(size, (width, height))
+        if not (resize and error.resizable):
+            raise error
     try:
         image.load()
     except _DECODE_ERRORS as exc:
         raise MaskError(_UNREADABLE) from exc
     if orientation in _TRANSPOSE:
         image = image.transpose(_TRANSPOSE[orientation])
-    return _as_grey(image)
+    return _scale(_as_grey(image), width, height), size
+
+
+def _size_error(size: tuple[int, int], expected: tuple[int, int]) -> MaskSizeError:
+    (w, h), (big_w, big_h) = size, expected
+    told = f"The mask is {w}x{h} pixels but the motif is {big_w}x{big_h}"
+    if not same_proportions(size, expected):
+        message = (
+            f"{told}: a mask must have the motif's size, or at least its proportions to be "
+            "resized to it"
+        )
+    elif not _decodable(size, expected):
+        message = (
+            f"{told}: the mask has more than {RESIZE_MAX_PIXEL_RATIO} times the motif's pixels; "
+            f"export it at {big_w}x{big_h}"
+        )
+    else:
+        message = (
+            f"{told}; it has the motif's proportions, so it can be resized to {big_w}x{big_h} "
+            "(nearest neighbour, which keeps its values)"
+        )
+    return MaskSizeError(message, size=size, expected=expected)
 
 
 def binary(mask: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ app_name_patterns = (
         path("motifs/<id:pk>/damage/save/", views.annotation_save, name="annotation_save"),
         path("motifs/<id:pk>/damage/segment/", views.annotation_segment, name="annotation_segment"),
         path("motifs/<id:pk>/damage/import/", views.annotation_import, name="annotation_import"),
+        path("motifs/<id:pk>/damage/open/", views.annotation_read_file, name="annotation_open"),
         path(
             "motifs/<id:pk>/damage/simulate/",
             views.annotation_simulate,

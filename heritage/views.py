@@ -191,6 +191,7 @@ def annotation_editor(request: HttpRequest, pk: int, annotation_pk: int | None =
         "notes": annotation.notes if annotation else "",
         "saveUrl": reverse("heritage:annotation_save", args=[motif.pk]),
         "segmentUrl": reverse("heritage:annotation_segment", args=[motif.pk]),
+        "openUrl": reverse("heritage:annotation_open", args=[motif.pk]),
         "motifUrl": motif.get_absolute_url(),
     }
     return render(
@@ -330,11 +331,13 @@ def annotation_import(request: HttpRequest, pk: int) -> HttpResponse:
     get 201 with the annotation, or 400 with the reason it was not imported."""
     motif = get_object_or_404(Motif, pk=pk)
     form = forms.MaskImportForm(request.POST, request.FILES)
-    annotation, error = None, ""
+    annotation, error, size = None, "", None
     if form.is_valid():
         data = form.cleaned_data
         try:
-            mask = masks.read_mask(data["mask"].read(), width=motif.width, height=motif.height)
+            mask, size = masks.read_mask_sized(
+                data["mask"].read(), width=motif.width, height=motif.height, resize=data["resize"]
+            )
             annotation = services.annotation_create(
                 motif=motif,
                 author=request.user,
@@ -343,12 +346,18 @@ def annotation_import(request: HttpRequest, pk: int) -> HttpResponse:
                 kinds=data["kinds"],
                 notes=data["notes"],
             )
+        except masks.MaskSizeError as exc:
+            how = (
+                "tick “Resize…” and import it again" if wants_html(request) else "send resize=true"
+            )
+            error = f"{exc}: {how}." if exc.resizable else f"{exc}."
         except masks.MaskError as exc:
             error = str(exc)
         except ValidationError as exc:
             error = error_text(exc)
     else:
         error = _form_errors(form)
+    resized = size is not None and size != (motif.width, motif.height)
     if not wants_html(request):
         if annotation is None:
             return JsonResponse({"error": f"The mask was not imported: {error}"}, status=400)
@@ -357,14 +366,47 @@ def annotation_import(request: HttpRequest, pk: int) -> HttpResponse:
                 "id": annotation.pk,
                 "coverage": annotation.coverage,
                 "maskUrl": reverse("heritage:annotation_mask", args=[annotation.pk]),
+                "resizedFrom": list(size) if resized else None,
             },
             status=201,
         )
     if annotation is None:
         messages.error(request, f"The mask was not imported: {error}")
+    elif resized:
+        messages.success(request, f"The mask was imported: {_resized_note(size, motif)}.")
     else:
         messages.success(request, "The mask was imported.")
     return redirect(motif)
+
+
+def _resized_note(size: tuple[int, int], motif: Motif) -> str:
+    return (
+        f"it was {size[0]} × {size[1]} pixels and was resized to the motif's "
+        f"{motif.width} × {motif.height} (nearest neighbour)"
+    )
+
+
+@curator_required
+@require_POST
+def annotation_read_file(request: HttpRequest, pk: int) -> HttpResponse:
+    """The editor's "Open a mask file": the file read as an import reads it, answered as a PNG
+    of the motif's size for the curator to check and save (nothing is stored). A mask of the
+    motif's proportions but another size comes back resized, its size in X-Mask-Resized-From;
+    any other size, or a file that is no mask, is a 400 with the reason."""
+    motif = get_object_or_404(Motif, pk=pk)
+    upload = request.FILES.get("mask")
+    if upload is None:
+        return JsonResponse({"error": "Choose a mask file to open."}, status=400)
+    try:
+        mask, size = masks.read_mask_sized(
+            upload.read(), width=motif.width, height=motif.height, resize=True
+        )
+    except masks.MaskError as exc:
+        return JsonResponse({"error": f"{exc}."}, status=400)
+    response = HttpResponse(masks.encode_png(mask), content_type="image/png")
+    if size != (motif.width, motif.height):
+        response["X-Mask-Resized-From"] = f"{size[0]}x{size[1]}"
+    return response
 
 
 @curator_required

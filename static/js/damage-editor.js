@@ -40,6 +40,7 @@
     dirty: false,
     usedDrawing: false,
     usedSegment: false,
+    usedImport: false,
     annotationId: config.annotationId,
   };
 
@@ -496,7 +497,7 @@
       form.append("mask", blob, "mask.png");
       for (const box of document.querySelectorAll("input[name=kinds]:checked")) form.append("kinds", box.value);
       form.append("notes", document.getElementById("notes").value);
-      form.append("method", state.usedSegment && !state.usedDrawing ? "segmented" : "drawn");
+      form.append("method", saveMethod());
       if (state.annotationId) form.append("supersedes", state.annotationId);
       const response = await fetch(config.saveUrl, {
         method: "POST",
@@ -511,6 +512,8 @@
       state.annotationId = body.id;
       state.dirty = false;
       history.replaceState(null, "", body.editUrl);
+      // What is on screen is now this annotation: a further save revises it.
+      document.getElementById("editor-subject").textContent = `revising annotation #${body.id}`;
       const pct = (body.coverage * 100).toFixed(body.coverage < 0.1 ? 1 : 0);
       setStatus(`Saved as annotation #${body.id} (${pct}% of the motif marked damaged).`, "success");
       document.getElementById("saved-link").hidden = false;
@@ -520,6 +523,52 @@
       button.disabled = false;
     }
   }
+
+  function saveMethod() {
+    if (state.usedImport && !state.usedDrawing && !state.usedSegment) return "imported";
+    return state.usedSegment && !state.usedDrawing ? "segmented" : "drawn";
+  }
+
+  // A mask file is read by the server as an import reads it (grey levels, transparency,
+  // orientation) and comes back at the motif's size; it replaces the marks (undoable).
+  async function openMaskFile(file) {
+    setStatus(`Opening ${file.name}…`);
+    const form = new FormData();
+    form.append("mask", file);
+    try {
+      const response = await fetch(config.openUrl, {
+        method: "POST",
+        headers: { "X-CSRFToken": csrfToken() },
+        body: form,
+      });
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({ error: `The server answered ${response.status}.` }));
+        setStatus(`${file.name} was not opened: ${body.error}`, "error");
+        return;
+      }
+      const resizedFrom = response.headers.get("X-Mask-Resized-From");
+      const bitmap = await createImageBitmap(await response.blob());
+      snapshot();
+      maskCtx.clearRect(0, 0, W, H);
+      maskCtx.drawImage(recolour(colourise(bitmap, DAMAGE, 255), DAMAGE), 0, 0);
+      state.usedImport = true;
+      markDirty();
+      const how = resizedFrom
+        ? `it was ${resizedFrom.replace("x", " × ")} px and was resized to the motif's ${W} × ${H} (nearest neighbour)`
+        : `${W} × ${H} px`;
+      setStatus(`Opened ${file.name} (${how}). Check it over the motif, then save.`, "success");
+    } catch (error) {
+      setStatus(`${file.name} was not opened: ${error.message}.`, "error");
+    }
+  }
+
+  const maskFile = document.getElementById("mask-file");
+  maskFile.addEventListener("change", async () => {
+    const [file] = maskFile.files;
+    if (!file) return;
+    await openMaskFile(file);
+    maskFile.value = ""; // the same file may be opened again
+  });
 
   async function loadExistingMask() {
     if (!config.maskUrl) return;

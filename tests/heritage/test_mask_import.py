@@ -1,7 +1,9 @@
 """Mask import for scripts (status codes, not redirects), note length, camera MPO files."""
 
 import io
+import re
 
+import cv2
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
@@ -169,3 +171,93 @@ def test_an_animated_image_is_still_refused():
     frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:])
     with pytest.raises(imaging.ImageRejected, match="Animated"):
         imaging.inspect(io.BytesIO(buffer.getvalue()), max_pixels=10_000_000)
+
+
+# A mask of the motif's proportions but another size (the 512 x 512 masks of 720 x 720 murals)
+
+
+def _half_size_mask() -> tuple[np.ndarray, SimpleUploadedFile]:
+    """A 48 x 32 mask for the 96 x 64 motif below: its proportions, half its size."""
+    small = np.zeros((32, 48), np.uint8)
+    small[4:20, 10:30] = 255
+    return small, SimpleUploadedFile("small.png", factories.mask_png_bytes(small), "image/png")
+
+
+@pytest.fixture
+def wide(curator):
+    return factories.make_motif(user=curator, width=96, height=64, seed=301)
+
+
+def test_the_import_form_offers_the_resize_ticked(curator_client, wide):
+    page = curator_client.get(wide.get_absolute_url()).content.decode()
+    assert re.search(r'<input type="checkbox" name="resize"[^>]*checked', page)
+    assert "Resize a mask of the motif&#x27;s proportions but another size" in page
+
+
+def test_a_browser_import_resizes_a_mask_of_the_motifs_proportions_and_says_so(
+    curator_client, wide
+):
+    small, upload = _half_size_mask()
+
+    response = _import(curator_client, wide, mask=upload, resize="on", HTTP_ACCEPT=BROWSER)
+
+    assert response.status_code == 302
+    page = curator_client.get(response["Location"]).content.decode()
+    assert "it was 48 × 32 pixels and was resized to the motif&#x27;s 96 × 64" in page
+    annotation = DamageAnnotation.objects.get()
+    expected = cv2.resize(small, (96, 64), interpolation=cv2.INTER_NEAREST)
+    assert np.array_equal(services.annotation_read_mask(annotation=annotation), expected)
+
+
+def test_a_script_is_offered_the_resize_then_gets_it(curator_client, wide):
+    _, upload = _half_size_mask()
+    refused = _import(curator_client, wide, mask=upload)
+
+    assert refused.status_code == 400
+    assert refused.json()["error"] == (
+        "The mask was not imported: The mask is 48x32 pixels but the motif is 96x64; it has the "
+        "motif's proportions, so it can be resized to 96x64 (nearest neighbour, which keeps its "
+        "values): send resize=true."
+    )
+    assert not DamageAnnotation.objects.exists()
+
+    _, upload = _half_size_mask()
+    accepted = _import(curator_client, wide, mask=upload, resize="true")
+
+    assert accepted.status_code == 201
+    assert accepted.json()["resizedFrom"] == [48, 32]
+
+
+def test_a_mask_of_other_proportions_stays_refused_with_both_sizes(curator_client, wide):
+    square = SimpleUploadedFile(
+        "square.png", factories.mask_png_bytes(np.full((64, 64), 255, np.uint8)), "image/png"
+    )
+
+    response = _import(curator_client, wide, mask=square, resize="on", HTTP_ACCEPT=BROWSER)
+
+    page = curator_client.get(response["Location"]).content.decode()
+    assert "The mask was not imported: The mask is 64x64 pixels but the motif is 96x64" in page
+    assert not DamageAnnotation.objects.exists()
+
+
+def test_the_editor_opens_a_mask_file_at_the_motifs_size_and_stores_nothing(curator_client, wide):
+    small, upload = _half_size_mask()
+    url = reverse("heritage:annotation_open", args=[wide.pk])
+
+    response = curator_client.post(url, {"mask": upload})
+
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert response["X-Mask-Resized-From"] == "48x32"
+    opened = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert np.array_equal(opened, cv2.resize(small, (96, 64), interpolation=cv2.INTER_NEAREST))
+    assert not DamageAnnotation.objects.exists()
+    other = SimpleUploadedFile("o.png", factories.mask_png_bytes(np.zeros((64, 64), np.uint8)))
+    refused = curator_client.post(url, {"mask": other})
+    assert refused.status_code == 400 and "64x64 pixels" in refused.json()["error"]
+    assert curator_client.post(url, {}).json() == {"error": "Choose a mask file to open."}
+
+
+def test_only_curators_open_mask_files(expert_client, wide):
+    _, upload = _half_size_mask()
+    url = reverse("heritage:annotation_open", args=[wide.pk])
+    assert expert_client.post(url, {"mask": upload}).status_code == 403

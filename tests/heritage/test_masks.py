@@ -118,14 +118,61 @@ def test_read_mask_refuses_a_truncated_png():
         masks.read_mask(data[: len(data) // 2], width=64, height=64)
 
 
-def test_read_mask_refuses_the_wrong_size_with_both_sizes():
+def test_read_mask_refuses_the_wrong_size_with_both_sizes_and_offers_a_resize():
     data = masks.encode_png(np.zeros((512, 512), np.uint8))
     message = (
-        "The mask is 512x512 pixels but the motif is 720x720; "
-        "a mask must have exactly the motif's size"
+        "The mask is 512x512 pixels but the motif is 720x720; it has the motif's proportions, "
+        "so it can be resized to 720x720"
     )
-    with pytest.raises(masks.MaskError, match=message):
+    with pytest.raises(masks.MaskSizeError, match=message) as refused:
         masks.read_mask(data, width=720, height=720)
+    assert refused.value.resizable
+    assert (refused.value.size, refused.value.expected) == ((512, 512), (720, 720))
+
+
+def test_read_mask_resizes_a_mask_of_the_same_proportions_with_nearest_neighbour():
+    small = np.zeros((512, 512), np.uint8)
+    small[100:300, 50:200] = 255
+    small[400:420, 400:500] = 90  # a fading grey level stays that grey level
+    data = masks.encode_png(small)
+
+    mask, size = masks.read_mask_sized(data, width=720, height=720, resize=True)
+
+    assert size == (512, 512) and mask.shape == (720, 720)
+    assert np.array_equal(mask, cv2.resize(small, (720, 720), interpolation=cv2.INTER_NEAREST))
+    assert set(np.unique(mask)) == {0, 90, 255}
+    exact = masks.encode_png(np.zeros((720, 720), np.uint8))
+    assert masks.read_mask_sized(exact, width=720, height=720, resize=True)[1] == (720, 720)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected", "same"),
+    [
+        ((512, 512), (720, 720), True),
+        ((720, 720), (512, 512), True),
+        ((1000, 667), (3000, 2000), True),  # 2000 x 2/3, rounded
+        ((64, 43), (3000, 2000), True),
+        ((500, 300), (720, 720), False),
+        ((10, 10), (11, 10), False),  # half a pixel is 10% of a tiny side
+        ((720, 480), (480, 720), False),  # turned a quarter
+    ],
+)
+def test_same_proportions_allows_only_whole_pixel_rounding(size, expected, same):
+    assert masks.same_proportions(size, expected) is same
+
+
+def test_read_mask_refuses_other_proportions_even_with_resize_naming_both_sizes():
+    data = masks.encode_png(np.zeros((300, 500), np.uint8))
+    with pytest.raises(masks.MaskSizeError, match="500x300 pixels but the motif is 720x720: ") as e:
+        masks.read_mask(data, width=720, height=720, resize=True)
+    assert not e.value.resizable
+
+
+def test_read_mask_refuses_to_resize_a_mask_of_far_more_pixels_than_the_motif():
+    data = masks.encode_png(np.zeros((300, 300), np.uint8))
+    with pytest.raises(masks.MaskSizeError, match="more than 4 times the motif's pixels"):
+        masks.read_mask(data, width=100, height=100, resize=True)
+    assert masks.read_mask(data, width=150, height=150, resize=True).shape == (150, 150)
 
 
 def test_read_mask_refuses_a_colour_photograph():
