@@ -89,8 +89,11 @@ class ReviewMotifSerializer(serializers.Serializer):
 
 
 class ReviewImagesSerializer(serializers.Serializer):
-    result = serializers.CharField(help_text="The restored image (preview size).")
-    reference = serializers.CharField(help_text="The damaged input or the original photograph.")
+    result = serializers.CharField(help_text="The restored or stylized image (preview size).")
+    reference = serializers.CharField(
+        help_text="The damaged input or the original photograph; for a stylized image, the "
+        "photograph it was made from."
+    )
     outline = serializers.CharField(
         allow_null=True, help_text="Border of the reconstructed area, if any."
     )
@@ -311,6 +314,7 @@ class ReviewCampaignResultsApi(APIView):
         id = serializers.IntegerField()
         title = serializers.CharField()
         status = serializers.CharField()
+        kind = serializers.CharField(help_text="What is scored: restoration | stylized.")
         rubric = ReviewRubricSerializer(many=True)
         engines = serializers.ListField(child=serializers.CharField())
         means = serializers.DictField(
@@ -341,6 +345,7 @@ class ReviewCampaignResultsApi(APIView):
             "id": campaign.pk,
             "title": campaign.title,
             "status": campaign.status,
+            "kind": campaign.kind,
             "rubric": results["criteria"],
             "engines": results["engines"],
             "means": {

@@ -3,9 +3,16 @@
 from django import forms
 from django.http import QueryDict
 
-from gallery.models import DEFAULT_RUBRIC, ReviewCampaign
+from gallery.models import DEFAULT_RUBRIC, STYLE_RUBRIC, ResultKind, ReviewCampaign
+from gallery.results import kind_of
 from heritage.models import User
 from restoration.models import Restoration
+
+RESTORATION_REFERENCES = [
+    (value, label)
+    for value, label in ReviewCampaign.Reference.choices
+    if value != ReviewCampaign.Reference.PHOTOGRAPH
+]
 
 
 def _experts() -> forms.ModelMultipleChoiceField:
@@ -24,10 +31,12 @@ class CampaignCreateForm(forms.Form):
         help_text="Shown to experts above every item.",
     )
     reference = forms.ChoiceField(
-        choices=ReviewCampaign.Reference.choices,
+        choices=RESTORATION_REFERENCES,
         initial=ReviewCampaign.Reference.DAMAGED,
         widget=forms.RadioSelect,
-        label="Reference shown beside each result",
+        required=False,
+        label="Reference shown beside each restoration",
+        help_text="Stylized images are always shown beside the photograph they were made from.",
     )
     # Rendered by the template grouped by motif; the queryset only checks what was sent.
     restorations = forms.ModelMultipleChoiceField(
@@ -36,15 +45,45 @@ class CampaignCreateForm(forms.Form):
         error_messages={"required": "Choose at least one restoration to review."},
     )
     experts = _experts()
+    # One rubric per kind of result: the one of the chosen results is used (see clean).
     criteria = forms.MultipleChoiceField(
         choices=[(criterion["key"], criterion["label"]) for criterion in DEFAULT_RUBRIC],
         initial=[criterion["key"] for criterion in DEFAULT_RUBRIC],
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one criterion to score."},
+        required=False,
+        label="Restoration rubric",
+    )
+    style_criteria = forms.MultipleChoiceField(
+        choices=[(criterion["key"], criterion["label"]) for criterion in STYLE_RUBRIC],
+        initial=[criterion["key"] for criterion in STYLE_RUBRIC],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Style rubric",
     )
     open_now = forms.BooleanField(
         required=False, label="Open for scoring now", help_text="Otherwise it stays a draft."
     )
+
+    def clean(self) -> dict:
+        """Criteria and reference of the kind of the chosen results; mixed kinds are left to
+        the service, which refuses them with the reason."""
+        data = super().clean()
+        style_criteria = data.pop("style_criteria", [])
+        # None: the service's default for the kind (the damaged input for restorations).
+        data["reference"] = data.get("reference") or None
+        restorations = data.get("restorations")
+        if not restorations:
+            return data
+        kinds = {kind_of(restoration) for restoration in restorations}
+        if kinds == {ResultKind.STYLIZED}:
+            data["criteria"] = style_criteria
+            data["reference"] = ReviewCampaign.Reference.PHOTOGRAPH
+            field = "style_criteria"
+        else:
+            field = "criteria"
+        if len(kinds) == 1 and not data.get("criteria"):
+            self.add_error(field, "Choose at least one criterion to score.")
+        return data
 
 
 class CampaignInviteForm(forms.Form):

@@ -11,14 +11,16 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gallery.models import (
-    DEFAULT_RUBRIC,
+    RUBRICS,
     ExpertScore,
+    ResultKind,
     ReviewAssignment,
     ReviewCampaign,
     ReviewItem,
     ReviewResponse,
     opaque_token,
 )
+from gallery.results import kind_of
 from heritage.models import User
 from restoration.models import Restoration
 
@@ -36,17 +38,62 @@ def _order_seed() -> int:
     return secrets.randbits(62)
 
 
-def _rubric(criteria: Iterable[str] | None) -> list[dict]:
-    """The chosen criteria of DEFAULT_RUBRIC, in the rubric's order, copied so they stay fixed."""
+# What experts compare a result with, by the kind of result.
+REFERENCES = {
+    ResultKind.RESTORATION: (ReviewCampaign.Reference.DAMAGED, ReviewCampaign.Reference.ORIGINAL),
+    ResultKind.STYLIZED: (ReviewCampaign.Reference.PHOTOGRAPH,),
+}
+
+
+def _rubric(criteria: Iterable[str] | None, kind: str = ResultKind.RESTORATION) -> list[dict]:
+    """The chosen criteria of the kind's rubric (RUBRICS), in its order, copied so they stay
+    fixed."""
+    preset = RUBRICS[kind]
     if criteria is None:
-        return copy.deepcopy(DEFAULT_RUBRIC)
+        return copy.deepcopy(preset)
     chosen = set(criteria)
-    unknown = sorted(chosen - {criterion["key"] for criterion in DEFAULT_RUBRIC})
+    unknown = sorted(chosen - {criterion["key"] for criterion in preset})
     if unknown:
-        raise ValidationError(f"Unknown criteria: {', '.join(unknown)}.", code="unknown_criterion")
+        rubric = "style" if kind == ResultKind.STYLIZED else "restoration"
+        raise ValidationError(
+            f"Unknown criteria: {', '.join(unknown)} (not in the {rubric} rubric).",
+            code="unknown_criterion",
+        )
     if not chosen:
         raise ValidationError("Choose at least one criterion to score.", code="no_criteria")
-    return [copy.deepcopy(c) for c in DEFAULT_RUBRIC if c["key"] in chosen]
+    return [copy.deepcopy(c) for c in preset if c["key"] in chosen]
+
+
+def result_kind(restorations: Iterable[Restoration]) -> str:
+    """The one kind of result the campaign's items are; ValidationError if they mix kinds."""
+    kinds = [kind_of(restoration) for restoration in restorations]
+    stylized = kinds.count(ResultKind.STYLIZED)
+    if stylized and stylized != len(kinds):
+        raise ValidationError(
+            "A campaign holds one kind of result, scored on one rubric: you chose "
+            f"{len(kinds) - stylized} restoration(s) and {stylized} stylized image(s). Make one "
+            "campaign for each.",
+            code="mixed_kinds",
+        )
+    return ResultKind.STYLIZED if stylized else ResultKind.RESTORATION
+
+
+def _reference(reference: str | None, kind: str) -> str:
+    allowed = REFERENCES[kind]
+    if reference is None:
+        return allowed[0]
+    if reference not in ReviewCampaign.Reference.values:
+        raise ValidationError(
+            f'Unknown reference "{reference}": show the damaged input or the original.',
+            code="bad_reference",
+        )
+    if reference not in allowed:
+        if kind == ResultKind.STYLIZED:
+            message = "Stylized images are scored beside the photograph they were made from."
+        else:
+            message = "Restorations are scored beside the damaged input or the original."
+        raise ValidationError(message, code="bad_reference")
+    return reference
 
 
 def _check_experts(experts: Iterable[User]) -> list[User]:
@@ -65,16 +112,22 @@ def campaign_create(
     created_by: User,
     title: str,
     instructions: str = "",
-    reference: str,
+    reference: str | None = None,
     restorations: Iterable[Restoration],
     experts: Iterable[User],
     criteria: Iterable[str] | None = None,
     open_now: bool = False,
 ) -> ReviewCampaign:
-    """A campaign with one blind item per restoration and an assignment per expert.
+    """A campaign with one blind item per result and an assignment per expert.
 
-    Raises PermissionDenied for non-curators and ValidationError for a missing title, an unknown
-    reference or criterion, no restorations, or an invited user who is not an expert.
+    The results are all restorations or all stylized images (both are Restoration rows); the
+    campaign keeps that kind, scores on its rubric (RUBRICS; `criteria` picks some of it) and
+    shows its reference: for restorations the damaged input (default) or the original, for
+    stylized images the photograph they were made from.
+
+    Raises PermissionDenied for non-curators and ValidationError for a missing title, results
+    of both kinds, a reference or criterion that is unknown or not of that kind, no results,
+    or an invited user who is not an expert.
     """
     _require_curator(created_by)
     title = " ".join(title.split())
@@ -85,16 +138,13 @@ def campaign_create(
             f"The title is too long ({len(title)} characters, at most {TITLE_MAX_LENGTH}).",
             code="too_long",
         )
-    if reference not in ReviewCampaign.Reference.values:
-        raise ValidationError(
-            f'Unknown reference "{reference}": show the damaged input or the original.',
-            code="bad_reference",
-        )
     restorations = list({restoration.pk: restoration for restoration in restorations}.values())
     if not restorations:
         raise ValidationError("Choose at least one restoration to review.", code="no_items")
+    kind = result_kind(restorations)
+    reference = _reference(reference, kind)
     experts = _check_experts(experts)
-    rubric = _rubric(criteria)
+    rubric = _rubric(criteria, kind)
     if open_now and not experts:
         raise ValidationError("Invite at least one expert to open the campaign.", code="no_experts")
     now = timezone.now()
@@ -102,6 +152,7 @@ def campaign_create(
         campaign = ReviewCampaign.objects.create(
             title=title,
             instructions=instructions.strip(),
+            kind=kind,
             reference=reference,
             rubric=rubric,
             created_by=created_by,

@@ -37,7 +37,11 @@ def _image_file(campaign: ReviewCampaign, item: ReviewItem, kind: str):
     if kind == "result":
         return result.preview
     if kind == "reference":
-        if campaign.reference == ReviewCampaign.Reference.DAMAGED:
+        # The damaged input of a restoration, or the photograph a stylized image was made from.
+        if campaign.reference in (
+            ReviewCampaign.Reference.DAMAGED,
+            ReviewCampaign.Reference.PHOTOGRAPH,
+        ):
             return result.input_preview
         return result.motif.preview
     return result.outline

@@ -234,7 +234,13 @@ ENGINE_WORDS = sorted({*settings.RESTORATION_ENGINES, "navier", "Navier", "Telea
 
 
 def _leaks(text: str) -> list[str]:
-    found = [word for word in ENGINE_WORDS if word in text]
+    # An engine's name standing alone (between non-letters): "cut" names an engine, the
+    # "Shortcuts" of the scoring page do not.
+    found = [
+        word
+        for word in ENGINE_WORDS
+        if re.search(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", text)
+    ]
     if "/restoration/jobs/" in text:
         found.append("/restoration/jobs/")
     if "restorations/" in text:
