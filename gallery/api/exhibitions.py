@@ -10,11 +10,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery.models import Exhibition, ExhibitionEntry
+from gallery.results import RESTORATION, STYLIZED
 from gallery.selectors import exhibitions as selectors
 from heritage.ids import parse_id
 
 SHOWN_RESTORED = "digitally restored"
+SHOWN_STYLIZED = "stylized by a model from a photograph"
 SHOWN_PHOTOGRAPHED = "as photographed"
+# What the work page shows, by the kind of the entry's result ("photograph": none).
+KINDS = ("restoration", "stylized", "photograph")
 
 
 def _full_url(exhibition: Exhibition, position: int, which: str) -> str:
@@ -42,7 +46,10 @@ def _work(exhibition: Exhibition, entry: ExhibitionEntry) -> dict:
         "caption": entry.caption,
         "width": motif.width,
         "height": motif.height,
-        "shown": SHOWN_RESTORED if work.restored else SHOWN_PHOTOGRAPHED,
+        "kind": result.kind if result is not None else "photograph",
+        "shown": {RESTORATION: SHOWN_RESTORED, STYLIZED: SHOWN_STYLIZED}.get(
+            result.kind if result is not None else "", SHOWN_PHOTOGRAPHED
+        ),
         "alt": work.alt,
         "images": {
             "preview": work.image.url,
@@ -137,8 +144,13 @@ class ExhibitionDetailApi(APIView):
                     ref_name = "ExhibitionWorkImages"
 
                 preview = serializers.CharField(help_text="What the work page shows.")
-                before = serializers.CharField(allow_null=True, help_text="The damaged input.")
-                after = serializers.CharField(allow_null=True, help_text="The restoration.")
+                before = serializers.CharField(
+                    allow_null=True,
+                    help_text="The damaged input, or the photograph that was stylized.",
+                )
+                after = serializers.CharField(
+                    allow_null=True, help_text="The restoration or the stylized image."
+                )
                 outline = serializers.CharField(
                     allow_null=True, help_text="Border of the reconstructed area (transparent PNG)."
                 )
@@ -148,7 +160,9 @@ class ExhibitionDetailApi(APIView):
                 class Meta:
                     ref_name = "ExhibitionWorkFullResolution"
 
-                restored = serializers.CharField(allow_null=True)
+                restored = serializers.CharField(
+                    allow_null=True, help_text="The result: restored or stylized image."
+                )
                 photograph = serializers.CharField()
 
             class Meta:
@@ -168,7 +182,13 @@ class ExhibitionDetailApi(APIView):
             caption = serializers.CharField()
             width = serializers.IntegerField()
             height = serializers.IntegerField()
-            shown = serializers.CharField(help_text=f"{SHOWN_RESTORED} | {SHOWN_PHOTOGRAPHED}")
+            kind = serializers.CharField(
+                help_text=f"{' | '.join(KINDS)}: a stylized image re-renders the whole "
+                "photograph in a painting style; nothing in it is a reconstruction."
+            )
+            shown = serializers.CharField(
+                help_text=f"{SHOWN_RESTORED} | {SHOWN_STYLIZED} | {SHOWN_PHOTOGRAPHED}"
+            )
             alt = serializers.CharField()
             images = ImagesSerializer()
             full_resolution = FullResolutionSerializer()

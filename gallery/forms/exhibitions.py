@@ -5,7 +5,7 @@ from django import forms
 from gallery.models import Exhibition
 from heritage.ids import parse_id
 from heritage.models import Motif
-from restoration.models import Restoration
+from restoration.models import Restoration, Task
 
 
 class ExhibitionFilterForm(forms.Form):
@@ -99,7 +99,8 @@ class ExhibitionForm(forms.Form):
 class _RestorationChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: Restoration) -> str:
         # Curators only: they may see engines; visitors never get this form.
-        return f"{obj.job.motif.title} — {obj.engine} #{obj.pk}"
+        made = "stylized by " if obj.task == Task.STYLIZE else ""
+        return f"{obj.job.motif.title} — {made}{obj.engine} #{obj.pk}"
 
 
 class EntryAddForm(forms.Form):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from gallery.models import Exhibition, ExhibitionEntry
-from gallery.results import RESULT_RELATED, ResultImage, ShownFile, result_of
+from gallery.results import RESULT_RELATED, STYLIZED, ResultImage, ShownFile, result_of
 from heritage.models import Motif, Site, User
 from restoration.models import Restoration, RestorationJob
 
@@ -143,7 +143,18 @@ class Work:
 
     @property
     def restored(self) -> bool:
+        """Whether a result is shown (restored or stylized), not the photograph alone."""
         return self.result is not None
+
+    @property
+    def shown(self) -> str:
+        """What visitors are told the image is: "Digitally restored", "Stylized by a model
+        from a photograph" or "Shown as photographed"; never the engine."""
+        return self.result.shown if self.result is not None else "Shown as photographed"
+
+    @property
+    def stylized(self) -> bool:
+        return self.result is not None and self.result.kind == STYLIZED
 
 
 def _fit(width: int, height: int, longest: int) -> int:
@@ -163,7 +174,7 @@ def work_of(entry: ExhibitionEntry) -> Work:
     if result is not None:
         image = result.preview
         srcset = f"{result.preview.url} {preview_width}w"
-        alt = f"{motif.title}, digitally restored"
+        alt = f"{motif.title}, {result.shown.lower()}"
     else:
         image = ShownFile(motif.preview, entry, "preview")
         thumbnail_width = _fit(motif.width, motif.height, settings.HERITAGE_THUMBNAIL_SIZE)
