@@ -7,7 +7,11 @@ the URL of a view that knows which object the file belongs to and who may see it
   users (curators and experts);
 - restoration results: curators (experts see results only through their review campaigns, under
   blind tokens, see gallery/views/review.py);
-- the works of a published exhibition: everyone (drafts: curators), see gallery/views/media.py.
+- the works of a published exhibition: everyone (drafts: curators), see gallery/views/media.py;
+  a stylized image is such a work like a restoration (before: the photograph; no outline);
+- study candidates, a real painting (a motif of kind artwork) among them: participants of an
+  open study, under the candidate's opaque token only (gallery/views/studies.py); the
+  painting's own motif routes stay the catalogue's.
 
 `serve_file` answers with the bytes (FileResponse), or hands the sending to a proxy
 (HERITAGE_MEDIA_ACCEL = "nginx": X-Accel-Redirect to an internal location; "apache": X-Sendfile),

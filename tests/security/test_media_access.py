@@ -21,7 +21,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from PIL import Image
 
-from gallery.models import ExhibitionEntry, ReviewItem, StudyTrial
+from gallery.models import ExhibitionEntry, ReviewItem, StudyCandidate, StudyTrial
 from gallery.services import exhibitions as exhibition_services
 from gallery.services import reviews as review_services
 from gallery.services import studies as study_services
@@ -29,6 +29,7 @@ from heritage import demo, services
 from heritage.models import DamageAnnotation, Motif
 from restoration.models import Restoration
 from tests import factories
+from tests.gallery.stylized import make_stylized
 
 pytestmark = pytest.mark.django_db
 
@@ -111,6 +112,15 @@ def content(media, curator, expert, other_expert):
     exhibition_services.exhibition_entry_add(
         exhibition=exhibition, user=curator, motif=photographed
     )
+    # A photograph rendered in a painting style, exhibited; a real painting, never exhibited,
+    # but a candidate of an open style study beside it.
+    valley, painting = upload(curator, 14, "Stylized valley"), upload(curator, 15, "Real scroll")
+    Motif.objects.filter(pk=valley.pk).update(kind=Motif.Kind.PHOTOGRAPH)
+    valley.refresh_from_db()
+    stylized = make_stylized(motif=valley, user=curator, engine="cyclegan")
+    exhibition_services.exhibition_entry_add(
+        exhibition=exhibition, user=curator, motif=valley, restoration=stylized
+    )
     exhibition_services.exhibition_publish(exhibition=exhibition, user=curator)
     draft = exhibition_services.exhibition_create(created_by=curator, title="Hidden caves")
     exhibition_services.exhibition_entry_add(
@@ -140,13 +150,23 @@ def content(media, curator, expert, other_expert):
         restorations=[shown, rival],
         open_now=True,
     )
+    style_study = study_services.study_create(
+        created_by=curator,
+        title="Which is blue-green?",
+        question=study_services.STYLE_QUESTION,
+        restorations=[stylized],
+        artworks=[painting],
+        open_now=True,
+    )
     return {
         "exhibition": exhibition,
         "draft": draft,
         "campaign": campaign,
         "other_campaign": other_campaign,
         "study": study,
-        "motifs": (restored, photographed, secret),
+        "style_study": style_study,
+        "painting": painting,
+        "motifs": (restored, photographed, secret, valley, painting),
         "unpublished": unpublished,
     }
 
@@ -207,10 +227,11 @@ def _is_file_url(url: str) -> bool:
 
 def _public_images(client: Client, content) -> set[str]:
     """Every image URL the public pages and API answers give an anonymous visitor."""
-    exhibition, study = content["exhibition"], content["study"]
+    exhibition, studies = content["exhibition"], (content["study"], content["style_study"])
     pages = ["/", reverse("gallery:exhibition_list"), exhibition.get_absolute_url()]
     pages += [entry.get_absolute_url() for entry in exhibition.entries.all()]
-    pages += [study.get_absolute_url(), reverse("gallery:study_vote", args=[study.slug])]
+    for study in studies:
+        pages += [study.get_absolute_url(), reverse("gallery:study_vote", args=[study.slug])]
     images: set[str] = set()
     for page in pages:
         found, links, landed = _html_images(client, page)
@@ -218,6 +239,7 @@ def _public_images(client: Client, content) -> set[str]:
         images |= {link for link in links if _is_file_url(link)}
         if "/vote/" in landed:
             # Each image set of the study: walk them all by their own addresses.
+            study = next(study for study in studies if f"/{study.slug}/" in landed)
             for position in study.trials.values_list("position", flat=True):
                 more, _, _ = _html_images(
                     client, reverse("gallery:study_trial", args=[study.slug, position])
@@ -226,7 +248,7 @@ def _public_images(client: Client, content) -> set[str]:
     for url in (
         reverse("gallery_api:exhibitions"),
         reverse("gallery_api:exhibition", args=[exhibition.slug]),
-        reverse("gallery_api:study_next", args=[study.slug]),
+        *(reverse("gallery_api:study_next", args=[study.slug]) for study in studies),
     ):
         response = client.get(url, HTTP_ACCEPT="application/json")
         assert response.status_code == 200, url
@@ -332,6 +354,36 @@ def test_every_public_image_loads_without_exif_and_nothing_derived_from_it_does(
             assert response.status_code in (302, 403, 404), url
             if response.status_code == 302:
                 assert response["Location"].startswith(reverse("login")), url
+
+
+def test_a_real_painting_of_an_open_study_is_seen_only_under_its_candidate_token(
+    client, curator, content
+):
+    painting, study = content["painting"], content["style_study"]
+    candidate = StudyCandidate.objects.get(trial__study=study, artwork=painting)
+    token_url = reverse("gallery:study_candidate_image", args=[candidate.token])
+
+    data = _assert_image_without_metadata(client.get(token_url), token_url)
+    with painting.preview.open("rb") as handle:
+        assert data == handle.read()
+    assert token_url in _public_images(client, content)
+    # No route by the painting's id or its stored name: it is in no published exhibition.
+    for url in (
+        *(
+            reverse("media:motif", args=[painting.pk, kind, "jpg"])
+            for kind in ("preview", "thumbnail")
+        ),
+        reverse("media:motif", args=[painting.pk, "image", "jpg"]),
+        reverse("heritage:motif_detail", args=[painting.pk]),
+        f"/media/{painting.preview.name}",
+        f"/media/{painting.original.name}",
+        f"/files/{painting.preview.name}",
+    ):
+        assert _refused(client.get(url)) or client.get(url).status_code == 302, url
+    assert not ExhibitionEntry.objects.filter(motif=painting).exists()
+
+    study_services.study_close(study=study, user=curator)
+    assert client.get(token_url).status_code == 404
 
 
 def test_the_full_resolution_photograph_keeps_its_pixels_and_loses_its_exif(client, content):
