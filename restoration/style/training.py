@@ -8,7 +8,8 @@ models/cycle_gan_model.py, taesungp/contrastive-unpaired-translation models/cut_
 - cut: one generator G, PatchNCE (lambda 1) between the encoder features of input and output
   at layers 0, 4, 8, 12, 16 (256 patches each, a two-layer MLP head per layer), plus the same
   loss on B -> G(B) (nce_idt); fastcut: lambda_NCE 10, no nce_idt, flip-equivariance.
-The learning rate is constant, then decays linearly to 0 from `decay_from` to the last step.
+The learning rate is constant, then decays linearly to 0 from `decay_from` to the last step
+(with max_minutes, at the step count or the share of the time used, whichever is further).
 Deterministic on the CPU for a seed: crops, flips and the pool draw from one numpy Generator,
 patch positions from one torch.Generator; initial weights from the seed under fork_rng.
 
@@ -483,7 +484,13 @@ def train_style(
         if should_stop is not None and should_stop():
             log(f"stopping at step {step} as asked")
             break
-        model.set_lr(options.lr * _lr_factor(step, options.steps, decay_from))
+        # With a time limit the schedule follows whichever is further along, steps or time, so
+        # a run cut short by max_minutes still ends its linear decay near 0.
+        position = step
+        if options.max_minutes:
+            position = max(step, int(options.steps * minutes / options.max_minutes))
+        lr = options.lr * _lr_factor(position, options.steps, decay_from)
+        model.set_lr(lr)
         real_a = data.sample_batch(domain_a, batch=options.batch, size=options.size, rng=rng)
         real_b = data.sample_batch(domain_b, batch=options.batch, size=options.size, rng=rng)
         losses = model.step(
@@ -498,7 +505,8 @@ def train_style(
             window.setdefault(name, []).append(value)
         if step % 50 == 0 or step == options.steps:
             history.append(
-                {"step": step} | {k: round(float(np.mean(v)), 5) for k, v in window.items()}
+                {"step": step, "lr": lr}
+                | {k: round(float(np.mean(v)), 5) for k, v in window.items()}
             )
             window = {}
         sample = None
