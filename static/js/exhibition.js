@@ -3,7 +3,9 @@
   "use strict";
   const input = document.getElementById("work-slider-input");
   if (input) {
-    const speak = () => input.setAttribute("aria-valuetext", `${input.value}% before`);
+    // "before" (the damaged photograph), or "photograph" beside a stylized image.
+    const word = input.dataset.beforeWord || "before";
+    const speak = () => input.setAttribute("aria-valuetext", `${input.value}% ${word}`);
     input.addEventListener("input", speak);
     speak();
   }
