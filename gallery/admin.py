@@ -18,14 +18,14 @@ class ExhibitionAdmin(admin.ModelAdmin):
 
 @admin.register(models.ReviewCampaign)
 class ReviewCampaignAdmin(admin.ModelAdmin):
-    list_display = ("title", "status", "reference", "created_at")
-    list_filter = ("status",)
+    list_display = ("title", "kind", "status", "reference", "created_at")
+    list_filter = ("status", "kind")
 
 
 @admin.register(models.UserStudy)
 class UserStudyAdmin(admin.ModelAdmin):
-    list_display = ("title", "slug", "status", "retire_after", "attention_check")
-    list_filter = ("status",)
+    list_display = ("title", "slug", "kind", "status", "retire_after", "attention_check")
+    list_filter = ("status", "kind")
 
 
 @admin.register(models.StudyVote)
