@@ -79,12 +79,47 @@ class TrainingRunForm(forms.Form):
         required=False,
         help_text="Channels per level, e.g. 64,96,128,192 (empty: the default).",
     )
+    # Style engines (cyclegan, cut): `motifs` are domain A (photographs), these domain B.
+    domain_b = forms.ModelMultipleChoiceField(
+        queryset=Motif.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Domain B: paintings in the target style",
+    )
+    variant = forms.ChoiceField(
+        choices=[("", "the engine's own"), ("cut", "CUT"), ("fastcut", "FastCUT")],
+        required=False,
+        help_text="cut only: CUT or its faster FastCUT variant.",
+    )
+    ngf = forms.IntegerField(
+        label="Generator width (ngf)", required=False, help_text="Style engines; empty: 64."
+    )
+    n_blocks = forms.IntegerField(
+        label="Residual blocks", required=False, help_text="Style engines; empty: 9."
+    )
 
-    def __init__(self, *args, engines: tuple[str, ...], motifs, **kwargs):
+    STYLE_ONLY = ("domain_b", "variant", "ngf", "n_blocks")
+
+    def __init__(
+        self, *args, engines: tuple[str, ...], motifs, style_engines: tuple[str, ...] = (), **kwargs
+    ):
         super().__init__(*args, **kwargs)
+        self.style_engines = style_engines
         self.fields["engine"].choices = [(name, name) for name in engines]
         self.fields["motifs"].queryset = motifs
         self.fields["motifs"].label_from_instance = _motif_label
+        self.fields["domain_b"].queryset = motifs
+        self.fields["domain_b"].label_from_instance = _motif_label
+
+    def is_style(self) -> bool:
+        return self.cleaned_data.get("engine") in self.style_engines
+
+    def run_motifs(self) -> list[Motif]:
+        """Every motif the run trains on: for a style engine, both domains."""
+        motifs = list(self.cleaned_data["motifs"])
+        if self.is_style():
+            motifs += list(self.cleaned_data["domain_b"])
+        return motifs
 
     def clean_widths(self) -> list[int] | None:
         text = self.cleaned_data["widths"].strip()
@@ -102,7 +137,13 @@ class TrainingRunForm(forms.Form):
         data = self.cleaned_data
         options = {key: data[key] for key in ("size", "steps", "batch", "lr", "seed")}
         options["sample_every"] = data["sample_every"]
-        if data["widths"]:
+        if self.is_style():
+            options["domain_a"] = [motif.pk for motif in data["motifs"]]
+            options["domain_b"] = [motif.pk for motif in data["domain_b"]]
+            for key in ("variant", "ngf", "n_blocks"):
+                if data[key] not in (None, ""):
+                    options[key] = data[key]
+        elif data["widths"]:
             options["architecture"] = {"block_out_channels": data["widths"]}
         return options
 

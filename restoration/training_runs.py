@@ -40,6 +40,11 @@ Status = TrainingRun.Status
 
 # The engines that can be trained (restoration.learned.training); the CLI offers the same.
 TRAINABLE = ("prior_diffusion",)
+# Style-transfer engines trained on two unpaired sets of motifs (restoration.style.training):
+# domain A (photographs) -> domain B (paintings); `manage.py train_style` is their CLI.
+STYLE_TRAINABLE = ("cyclegan", "cut")
+# What a curator can train from the browser.
+UI_TRAINABLE = TRAINABLE + STYLE_TRAINABLE
 # Files of the checkpoint folder that are registered (the optimiser state stays in the run's
 # folder, for resuming).
 WEIGHTS, CONFIG, STATE = "model.safetensors", "config.json", "training_state.pt"
@@ -67,21 +72,38 @@ DEFAULT_NORM_GROUPS = 16
 # Pixels around real damage that are left out too (brush strokes rarely cover the last halo).
 DAMAGE_MARGIN = 8
 
+# Options of style runs (restoration.style.training.StyleTrainOptions) and their bounds.
+STYLE_DEFAULTS = {
+    "size": 128,
+    "steps": 2000,
+    "batch": 1,
+    "lr": 2e-4,
+    "seed": 0,
+    "sample_every": 100,
+    "ngf": 64,
+    "n_blocks": 9,
+}
+# Crops of at least 32 pixels: the PatchGAN discriminator's instance norms need more than one
+# value per channel at its last layers.
+STYLE_BOUNDS = {**BOUNDS, "size": (32, 512), "batch": (1, 16), "ngf": (8, 128), "n_blocks": (0, 12)}
+# The variants each style engine trains (its checkpoint runs in that engine).
+STYLE_VARIANTS = {"cyclegan": ("cyclegan",), "cut": ("cut", "fastcut")}
+
 
 def _require_curator(user: User | None) -> None:
     if user is None or not getattr(user, "is_curator", False):
         raise PermissionDenied("Only curators can train models.")
 
 
-def training_options_clean(options: dict) -> dict:
-    """Options with defaults filled in; ValidationError listing every bad one."""
-    unknown = set(options) - set(DEFAULTS) - {"architecture"}
-    errors = [f"Unknown option {name!r}." for name in sorted(unknown)]
+def _numbers_clean(
+    options: dict, defaults: dict, bounds: dict, errors: list[str]
+) -> dict[str, int | float]:
+    """The numeric options of `defaults` converted and bounded; problems go to `errors`."""
     cleaned: dict = {}
-    for name, default in DEFAULTS.items():
+    for name, default in defaults.items():
         value = options.get(name, default)
         kind = float if isinstance(default, float) else int
-        low, high = BOUNDS[name]
+        low, high = bounds[name]
         try:
             if isinstance(value, bool) or (kind is int and isinstance(value, float)):
                 raise ValueError
@@ -95,6 +117,14 @@ def training_options_clean(options: dict) -> dict:
             errors.append(f"{name} must be from {low:g} to {high:g}, got {value:g}.")
             continue
         cleaned[name] = value
+    return cleaned
+
+
+def training_options_clean(options: dict) -> dict:
+    """Options with defaults filled in; ValidationError listing every bad one."""
+    unknown = set(options) - set(DEFAULTS) - {"architecture"}
+    errors = [f"Unknown option {name!r}." for name in sorted(unknown)]
+    cleaned = _numbers_clean(options, DEFAULTS, BOUNDS, errors)
     architecture, arch_errors = _architecture_clean(options.get("architecture") or {})
     errors += arch_errors
     if not errors:
@@ -109,6 +139,52 @@ def training_options_clean(options: dict) -> dict:
         raise ValidationError(errors)
     cleaned["architecture"] = architecture
     return cleaned
+
+
+def style_options_clean(engine: str, options: dict, motifs: list[Motif]) -> dict:
+    """Options of a style run with defaults filled in; ValidationError listing every problem.
+
+    options["domain_a"] and options["domain_b"] are the ids of the motifs of each domain
+    (photographs to translate from, paintings of the style to translate to): each at least one,
+    none in both, all among `motifs`. variant: "cyclegan" for cyclegan, "cut" (default) or
+    "fastcut" for cut.
+    """
+    allowed = set(STYLE_DEFAULTS) | {"variant", "domain_a", "domain_b"}
+    errors = [f"Unknown option {name!r}." for name in sorted(set(options) - allowed)]
+    cleaned = _numbers_clean(options, STYLE_DEFAULTS, STYLE_BOUNDS, errors)
+    variants = STYLE_VARIANTS[engine]
+    variant = options.get("variant") or variants[0]
+    if variant not in variants:
+        errors.append(f"{engine} trains the variant {' or '.join(variants)}, not {variant!r}.")
+    cleaned["variant"] = variant
+    chosen = {motif.pk for motif in motifs}
+    domains = {}
+    for key, label in (
+        ("domain_a", "domain A (photographs)"),
+        ("domain_b", "domain B (paintings)"),
+    ):
+        ids = options.get(key) or []
+        if not isinstance(ids, list) or not all(
+            isinstance(pk, int) and not isinstance(pk, bool) for pk in ids
+        ):
+            errors.append(f"{key} must be a list of motif ids.")
+            continue
+        ids = sorted(set(ids))
+        if not ids:
+            errors.append(f"Choose at least one motif for {label}.")
+        elif set(ids) - chosen:
+            errors.append(f"{label} names motifs that are not among the run's motifs.")
+        domains[key] = ids
+    if set(domains.get("domain_a", [])) & set(domains.get("domain_b", [])):
+        errors.append("A motif cannot be in both domains.")
+    if not errors:
+        if cleaned["size"] % 4:
+            errors.append("size must be a multiple of 4 for this network.")
+        if cleaned["sample_every"] > cleaned["steps"]:
+            errors.append("sample_every must not exceed steps (a sample is also made at the end).")
+    if errors:
+        raise ValidationError(errors)
+    return {**cleaned, **domains}
 
 
 def _architecture_clean(architecture) -> tuple[dict, list[str]]:
@@ -153,21 +229,28 @@ def training_run_create(
 ) -> TrainingRun:
     """Save a training run and queue it on commit.
 
+    A style engine (cyclegan, cut) trains from the motifs of options["domain_a"] to those of
+    options["domain_b"] (see style_options_clean); `motifs` are both domains together.
+
     Raises PermissionDenied for non-curators, ValidationError for an engine that cannot be
-    trained, fewer than HERITAGE_TRAIN_MIN_MOTIFS motifs or bad options.
+    trained, fewer than HERITAGE_TRAIN_MIN_MOTIFS motifs (restoration engines), an empty or
+    shared domain (style engines) or bad options.
     """
     _require_curator(requested_by)
-    if engine not in TRAINABLE:
+    if engine not in UI_TRAINABLE:
         raise ValidationError(
-            f"Engine {engine!r} cannot be trained here; trainable: {', '.join(TRAINABLE)}."
+            f"Engine {engine!r} cannot be trained here; trainable: {', '.join(UI_TRAINABLE)}."
         )
     motifs = list({motif.pk: motif for motif in motifs}.values())
-    if len(motifs) < settings.TRAINING_MIN_MOTIFS:
-        raise ValidationError(
-            f"Choose at least {settings.TRAINING_MIN_MOTIFS} motifs to train on "
-            f"({len(motifs)} chosen)."
-        )
-    cleaned = training_options_clean(options)
+    if engine in STYLE_TRAINABLE:
+        cleaned = style_options_clean(engine, options, motifs)
+    else:
+        if len(motifs) < settings.TRAINING_MIN_MOTIFS:
+            raise ValidationError(
+                f"Choose at least {settings.TRAINING_MIN_MOTIFS} motifs to train on "
+                f"({len(motifs)} chosen)."
+            )
+        cleaned = training_options_clean(options)
     with transaction.atomic():
         run = TrainingRun.objects.create(
             engine=engine,
@@ -187,6 +270,15 @@ def training_run_create(
     return run
 
 
+def sample_legend(run: TrainingRun) -> str:
+    """What the columns of the run's sample grids show."""
+    if run.engine not in STYLE_TRAINABLE:
+        return "damaged input | restoration | truth"
+    if run.options.get("variant") == "cyclegan":
+        return "photograph | in the style | translated back"
+    return "photograph | in the style"
+
+
 def training_run_folder(run: TrainingRun) -> Path:
     return Path(settings.TRAINING_DIR) / run.output
 
@@ -198,6 +290,8 @@ def training_run_saved_step(run: TrainingRun) -> int:
         return 0
     try:
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        if run.engine in STYLE_TRAINABLE:
+            return int(config["steps"])
         return int(config["training"]["steps"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
@@ -404,35 +498,39 @@ class _Watcher:
         TrainingRun.objects.filter(pk=self.run.pk).update(losses=self.losses, step=step)
 
 
+class _StyleWatcher(_Watcher):
+    """train_style()'s on_step: several losses a step (each thinned to a curve), the sample
+    grid train_style says it wrote at this step, the step reported."""
+
+    def __init__(self, run: TrainingRun, folder: Path, reporter: progress.Reporter):
+        super().__init__(run, folder, reporter)
+        self.windows: dict[str, list[float]] = {}
+
+    def __call__(
+        self, step: int, total: int, losses: dict[str, float], sample: Path | None
+    ) -> None:
+        for name, value in losses.items():
+            self.windows.setdefault(name, []).append(float(value))
+        event: dict = {"step_losses": {name: round(float(v), 6) for name, v in losses.items()}}
+        if step % self.every == 0 or step == total:
+            point = [step, {name: round(float(np.mean(v)), 6) for name, v in self.windows.items()}]
+            self.windows = {}
+            self.losses.append(point)
+            event["point"] = point
+        if sample is not None:
+            self.pick_up_sample(step)
+        self._report(step, total, event)
+
+
 def _train(run: TrainingRun) -> dict:
     """Export the motifs, train (resuming where a state was saved), return the saved config."""
-    from restoration.engines.registry import device as resolve_device
+    if run.engine in STYLE_TRAINABLE:
+        return _train_style(run)
     from restoration.learned.training import TrainOptions, train
 
-    device = resolve_device()
-    TrainingRun.objects.filter(pk=run.pk).update(device=device)
-    folder = training_run_folder(run)
-    folder.mkdir(parents=True, exist_ok=True)
-    if (folder / STATE).is_file():
-        # An earlier attempt of this run (its worker died) saved its state: continue from it,
-        # with the curve as it was then.
-        resume = str(folder)
-        saved = training_run_saved_step(run)
-        run.losses = [point for point in run.losses if point[0] <= saved]
-    elif run.resumed_from is not None:
-        resume = str(training_run_folder(run.resumed_from))
-    else:
-        resume = None
+    device, folder, resume = _prepare(run)
     options = run.options
-    reporter = progress.Reporter(
-        run.pk,
-        encode_preview=pipeline.preview_jpeg,
-        cancelled=Cancelled,
-        time_limit=settings.TRAINING_TIME_LIMIT,
-        model=TrainingRun,
-        publish=_publish,
-    )
-    watcher = _Watcher(run, folder, reporter)
+    watcher = _Watcher(run, folder, _reporter(run))
     with tempfile.TemporaryDirectory(prefix=f"training-run-{run.pk}-") as data_dir:
         manifest = _export_motifs(run, Path(data_dir), tile=2 * options["size"])
         TrainingRun.objects.filter(pk=run.pk).update(data_manifest=manifest)
@@ -466,17 +564,102 @@ def _train(run: TrainingRun) -> dict:
     return config
 
 
-def _export_motifs(run: TrainingRun, folder: Path, *, tile: int) -> dict:
-    """Write the run's motifs as training images into `folder`, with a manifest.csv of
-    licences; returns the data manifest. A motif with real (not simulated) damage gives only
-    the tiles of `tile` pixels its current masks leave intact, with a margin.
+def _prepare(run: TrainingRun) -> tuple[str, Path, str | None]:
+    """The device (recorded on the run), the run's folder, and the state to resume from: the
+    run's own (an earlier attempt whose worker died; the curve is cut back to it), else the
+    run it resumes, else None."""
+    from restoration.engines.registry import device as resolve_device
+
+    device = resolve_device()
+    TrainingRun.objects.filter(pk=run.pk).update(device=device)
+    folder = training_run_folder(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / STATE).is_file():
+        saved = training_run_saved_step(run)
+        run.losses = [point for point in run.losses if point[0] <= saved]
+        return device, folder, str(folder)
+    if run.resumed_from is not None:
+        return device, folder, str(training_run_folder(run.resumed_from))
+    return device, folder, None
+
+
+def _reporter(run: TrainingRun) -> progress.Reporter:
+    return progress.Reporter(
+        run.pk,
+        encode_preview=pipeline.preview_jpeg,
+        cancelled=Cancelled,
+        time_limit=settings.TRAINING_TIME_LIMIT,
+        model=TrainingRun,
+        publish=_publish,
+    )
+
+
+def _train_style(run: TrainingRun) -> dict:
+    """Export both domains' motifs, train the style engine (restoration.style.training),
+    return the saved config."""
+    from restoration.style.training import StyleTrainOptions, train_style
+
+    device, folder, resume = _prepare(run)
+    options = run.options
+    watcher = _StyleWatcher(run, folder, _reporter(run))
+    with tempfile.TemporaryDirectory(prefix=f"training-run-{run.pk}-") as data_dir:
+        domains, manifest = {}, {}
+        for key in ("domain_a", "domain_b"):
+            domains[key] = Path(data_dir) / key
+            domains[key].mkdir()
+            manifest[key] = _export_motifs(
+                run,
+                domains[key],
+                tile=2 * options["size"],
+                motifs=Motif.objects.filter(pk__in=options[key]).order_by("pk"),
+            )
+        TrainingRun.objects.filter(pk=run.pk).update(data_manifest=manifest)
+        run.data_manifest = manifest
+        try:
+            config = train_style(
+                StyleTrainOptions(
+                    variant=options["variant"],
+                    domain_a=[domains["domain_a"]],
+                    domain_b=[domains["domain_b"]],
+                    out=folder,
+                    size=options["size"],
+                    load_size=round(options["size"] * 286 / 256),
+                    steps=options["steps"],
+                    batch=options["batch"],
+                    lr=options["lr"],
+                    seed=options["seed"],
+                    sample_every=options["sample_every"],
+                    # Saved at every sample: cancelling or a lost worker costs at most that much.
+                    save_every=options["sample_every"],
+                    device=device,
+                    resume=Path(resume) if resume else None,
+                    ngf=options["ngf"],
+                    n_blocks=options["n_blocks"],
+                    command=f"training run {run.pk} from the browser",
+                ),
+                on_step=watcher,
+                log=lambda line: logger.info("training run %s: %s", run.pk, line),
+            )
+        finally:
+            TrainingRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
+                losses=watcher.losses
+            )
+    watcher.finish(config["steps"])
+    return config
+
+
+def _export_motifs(run: TrainingRun, folder: Path, *, tile: int, motifs=None) -> dict:
+    """Write the run's motifs (or `motifs`, some of them) as training images into `folder`,
+    with a manifest.csv of licences; returns the data manifest. A motif with real (not
+    simulated) damage gives only the tiles of `tile` pixels its current masks leave intact,
+    with a margin.
 
     Raises ValidationError when no motif gives any image.
     """
     import cv2
 
-    rows, motifs = [], []
-    for motif in run.motifs.order_by("pk"):
+    rows, entries = [], []
+    for motif in run.motifs.order_by("pk") if motifs is None else motifs:
         image = motif_read_rgb(motif=motif)
         annotations = DamageAnnotation.objects.filter(
             motif=motif, superseded_by__isnull=True
@@ -506,7 +689,7 @@ def _export_motifs(run: TrainingRun, folder: Path, *, tile: int) -> dict:
             rows.append((name, licence))
             names.append(name)
         entry["files"] = names
-        motifs.append(entry)
+        entries.append(entry)
     if not rows:
         raise ValidationError(
             f"None of the chosen motifs has an intact area of {tile} x {tile} pixels outside "
@@ -517,7 +700,7 @@ def _export_motifs(run: TrainingRun, folder: Path, *, tile: int) -> dict:
         writer.writerow(["file", "licence"])
         writer.writerows(rows)
     return {
-        "motifs": motifs,
+        "motifs": entries,
         "excluded": f"pixels of real damage annotations, dilated by {DAMAGE_MARGIN} px",
     }
 
@@ -544,20 +727,36 @@ def _register(run: TrainingRun, config: dict) -> None:
         staging = Path(staging)
         shutil.copy2(folder / WEIGHTS, staging / WEIGHTS)
         shutil.copy2(folder / CONFIG, staging / CONFIG)
-        if (folder / "samples" / "latest.png").is_file():
+        samples = sorted((folder / "samples").glob("step_*.png"))
+        latest = folder / "samples" / "latest.png"
+        if latest.is_file() or samples:
             (staging / "samples").mkdir()
-            shutil.copy2(folder / "samples" / "latest.png", staging / "samples" / "latest.png")
-        files = [
-            {"path": entry["file"], "sha256": entry["sha256"], "licence": entry["licence"]}
-            for entry in training.get("data", [])
-        ]
+            source = latest if latest.is_file() else samples[-1]
+            shutil.copy2(source, staging / "samples" / source.name)
+        if run.engine in STYLE_TRAINABLE:
+            steps = config.get("steps")
+            # {"domain_a": [{"file", "sha256", "licence"}...], "domain_b": [...]}
+            training_data = {**config.get("training_data", {}), "motifs": run.data_manifest}
+            losses = {
+                "points": run.losses,
+                "last": config.get("losses", {}),
+                "every_50_steps": training.get("history", []),
+            }
+        else:
+            steps = training.get("steps")
+            files = [
+                {"path": entry["file"], "sha256": entry["sha256"], "licence": entry["licence"]}
+                for entry in training.get("data", [])
+            ]
+            training_data = {**run.data_manifest, "files": files}
+            losses = {"points": run.losses, "per_10_steps": training.get("losses", [])}
         checkpoint = checkpoints.checkpoint_register(
             location=staging,
             engine=run.engine,
-            name=f"Training run {run.pk} ({training.get('steps', run.step)} steps)",
-            training_data={**run.data_manifest, "files": files, "training_run": run.pk},
-            steps=training.get("steps"),
-            losses={"points": run.losses, "per_10_steps": training.get("losses", [])},
+            name=f"Training run {run.pk} ({steps or run.step} steps)",
+            training_data={**training_data, "training_run": run.pk},
+            steps=steps,
+            losses=losses,
             trained_by=run.requested_by,
             notes=f"Trained from the UI by training run {run.pk}"
             + (f", resuming run {run.resumed_from_id}." if run.resumed_from_id else "."),

@@ -201,7 +201,8 @@ def compare(request: HttpRequest, pk: int, annotation_pk: int) -> HttpResponse:
 def _training_form(data=None) -> TrainingRunForm:
     return TrainingRunForm(
         data,
-        engines=training_runs.TRAINABLE,
+        engines=training_runs.UI_TRAINABLE,
+        style_engines=training_runs.STYLE_TRAINABLE,
         motifs=training_selectors.training_motif_choices(),
     )
 
@@ -215,7 +216,7 @@ def training_list(request: HttpRequest) -> HttpResponse:
             run = training_runs.training_run_create(
                 requested_by=request.user,
                 engine=form.cleaned_data["engine"],
-                motifs=list(form.cleaned_data["motifs"]),
+                motifs=form.run_motifs(),
                 options=form.options(),
             )
         except ValidationError as exc:
@@ -229,6 +230,7 @@ def training_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "runs": training_selectors.training_run_list()[:100],
             "min_motifs": settings.TRAINING_MIN_MOTIFS,
+            "style_engines": list(training_runs.STYLE_TRAINABLE),
         },
         status=400 if form.errors else 200,
     )
@@ -249,13 +251,22 @@ def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse(state)
     saved = training_runs.training_run_saved_step(run) if run.is_finished else 0
+    motifs = run.motifs.order_by("title")
+    domains = None
+    if run.engine in training_runs.STYLE_TRAINABLE:
+        domains = {
+            side: [m for m in motifs if m.pk in set(run.options.get(f"domain_{side}", []))]
+            for side in ("a", "b")
+        }
     return render(
         request,
         "restoration/training_detail.html",
         {
             "run": run,
             "state": state,
-            "motifs": run.motifs.order_by("title"),
+            "motifs": motifs,
+            "domains": domains,
+            "sample_legend": training_runs.sample_legend(run),
             "saved_step": saved,
             "resume_form": TrainingResumeForm(initial={"steps": max(run.total, saved + 1)}),
         },

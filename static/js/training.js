@@ -29,21 +29,56 @@
     return node;
   }
 
+  // A point is [step, loss] (one loss) or [step, {name: loss, ...}] (style engines: several).
+  const COLOURS = ["#1f6f8b", "#c0392b", "#27ae60", "#8e44ad", "#d68910", "#2c3e50", "#e84393", "#7f8c8d"];
+  const seriesGroup = document.getElementById("loss-series");
+  const legend = document.getElementById("loss-legend");
+
+  function names() {
+    const found = [];
+    for (const p of points) {
+      if (typeof p[1] === "object") for (const key of Object.keys(p[1])) if (!found.includes(key)) found.push(key);
+    }
+    return found;
+  }
+
+  function latestText() {
+    const last = points[points.length - 1];
+    if (typeof last[1] === "number") return last[1].toPrecision(4);
+    return Object.entries(last[1]).map(([key, value]) => `${key} ${value.toPrecision(3)}`).join(", ");
+  }
+
   // Losses span decades while a model learns: a log scale keeps the tail readable.
   function draw() {
     axes.replaceChildren();
     labels.replaceChildren();
+    if (seriesGroup) seriesGroup.replaceChildren();
+    if (legend) legend.replaceChildren();
     live.dataset.points = String(points.length);
     caption.textContent = points.length
-      ? `Loss by step: ${points.length} points, latest ${points[points.length - 1][1].toPrecision(4)} at step ${points[points.length - 1][0]}.`
+      ? `Loss by step: ${points.length} points, latest ${latestText()} at step ${points[points.length - 1][0]}.`
       : "Loss by step: the curve appears with the first steps.";
     if (!points.length) { line.setAttribute("points", ""); return; }
-    const logs = points.map((p) => Math.log10(Math.max(p[1], 1e-8)));
+    const keys = names();
+    const series = keys.length
+      ? keys.map((key) => points.filter((p) => p[1][key] != null).map((p) => [p[0], Math.log10(Math.max(p[1][key], 1e-8))]))
+      : [points.map((p) => [p[0], Math.log10(Math.max(p[1], 1e-8))])];
+    const logs = series.flat().map((p) => p[1]);
     let low = Math.min(...logs), high = Math.max(...logs);
     if (high - low < 1e-6) { low -= 0.5; high += 0.5; }
     const x = (step) => LEFT + (W - LEFT - RIGHT) * step / Math.max(total, 1);
     const y = (value) => TOP + (H - TOP - BOTTOM) * (high - value) / (high - low);
-    line.setAttribute("points", points.map((p, i) => `${x(p[0]).toFixed(1)},${y(logs[i]).toFixed(1)}`).join(" "));
+    const path = (pts) => pts.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
+    if (keys.length && seriesGroup) {
+      line.setAttribute("points", "");
+      keys.forEach((key, i) => {
+        const colour = COLOURS[i % COLOURS.length];
+        seriesGroup.append(svg("polyline", { points: path(series[i]), fill: "none", stroke: colour, "stroke-width": 1.5, "data-loss": key }));
+        if (legend) legend.append(svg("text", { x: LEFT + 8 + (i % 4) * 130, y: TOP + 12 + Math.floor(i / 4) * 14, fill: colour }, key));
+      });
+    } else {
+      line.setAttribute("points", path(series[0]));
+    }
     axes.append(svg("line", { x1: LEFT, y1: TOP, x2: LEFT, y2: H - BOTTOM }));
     axes.append(svg("line", { x1: LEFT, y1: H - BOTTOM, x2: W - RIGHT, y2: H - BOTTOM }));
     for (const value of [high, (high + low) / 2, low]) {
@@ -60,7 +95,8 @@
     bar.value = message.step || 0;
     text.textContent = message.status === "pending"
       ? "Waiting for a training worker…"
-      : `Step ${message.step || 0} of ${total}` + (message.loss != null ? ` · loss ${message.loss.toPrecision(4)}` : "");
+      : `Step ${message.step || 0} of ${total}` + (message.loss != null ? ` · loss ${message.loss.toPrecision(4)}` : "")
+        + (message.step_losses ? " · " + Object.entries(message.step_losses).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(", ") : "");
     if (message.notice) text.textContent = message.notice;
     eta.textContent = message.eta == null ? "" : (message.eta < 90 ? `about ${Math.max(1, Math.round(message.eta))} s left` : `about ${Math.round(message.eta / 60)} min left`);
     if (message.preview) {
@@ -71,7 +107,7 @@
     if (message.preview || (message.type === "snapshot" && message.sample_url)) {
       sample.hidden = false;
       live.dataset.sampleStep = String(message.sample_step || "");
-      sampleCaption.textContent = `Samples at step ${message.sample_step}: damaged input | restoration | truth.`;
+      sampleCaption.textContent = `Samples at step ${message.sample_step}: ${live.dataset.sampleLegend || "damaged input | restoration | truth"}.`;
     }
   }
 
