@@ -518,4 +518,8 @@ def train_style(
         # Last, so a watcher finds this step's sample grid and checkpoint already written.
         if on_step is not None:
             on_step(step, options.steps, losses, sample)
+    if window:  # the steps since the last history point, when stopped early
+        history.append(
+            {"step": step, "lr": lr} | {k: round(float(np.mean(v)), 5) for k, v in window.items()}
+        )
     return save()

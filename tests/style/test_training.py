@@ -283,3 +283,20 @@ def test_train_style_command_reports_bad_input(tmp_path, domains):
             str(tmp_path / "out"),
             "--no-register",
         )
+
+
+def test_max_minutes_decays_the_rate_by_time_and_stops(tmp_path, domains, monkeypatch):
+    from types import SimpleNamespace
+
+    from restoration.style import training
+
+    clock = iter(range(0, 10_000, 150))  # 2.5 minutes pass between readings
+    monkeypatch.setattr(training, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    config = train_style(
+        _options(domains, tmp_path / "timed", "fastcut", steps=8, max_minutes=10, save_every=100),
+        log=lambda m: None,
+    )
+    # 12.5 minutes are past the limit after 4 of 8 steps. The 4th step ran at 10 minutes: by
+    # time the schedule was at step 8, 4/5 through the decay from step 4 (by steps, not begun).
+    assert config["steps"] == 4
+    assert config["training"]["history"][-1]["lr"] == pytest.approx(2e-4 * (1 - 4 / 5))
