@@ -391,6 +391,17 @@ RESTORATION_ENGINES = {
         "BACKEND": "restoration.engines.sd_inpaint.SDInpaintEngine",
         "OPTIONS": {"size": 512, "dtype": "auto", "online": False},
     },
+    # Style transfer (issue 11): need a checkpoint (a training folder or the original projects'
+    # latest_net_G_A.pth / latest_net_G.pth). tile: largest side translated in one pass (larger
+    # images go in tiles overlapping by `overlap` pixels); dtype auto = float16 on CUDA.
+    "cyclegan": {
+        "BACKEND": "restoration.engines.cyclegan.CycleGANEngine",
+        "OPTIONS": {"tile": 512, "overlap": 64, "dtype": "auto"},
+    },
+    "cut": {
+        "BACKEND": "restoration.engines.cut.CUTEngine",
+        "OPTIONS": {"tile": 512, "overlap": 64, "dtype": "auto"},
+    },
 }
 for _entry in env.list("HERITAGE_ENGINES", default=[]):
     _name, _, _path = _entry.partition("=")

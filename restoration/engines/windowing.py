@@ -43,6 +43,35 @@ def windows(mask: np.ndarray, size: int, overlap: int | None = None) -> list[tup
     return found
 
 
+def grid(
+    height: int, width: int, size: int, overlap: int | None = None, multiple: int = 1
+) -> list[tuple[int, int]]:
+    """Top-left corners of size x size windows that together cover a whole height x width image.
+
+    Along each side the windows are spread evenly from edge to edge, neighbours overlapping
+    by at least `overlap` (less up to multiple - 1 pixels where corners are rounded down to a
+    multiple of `multiple`, which keeps every window on the grid of a network's downsampling).
+    The image is at least size x size; with height, width and size multiples of `multiple`
+    every corner is one too.
+    """
+    overlap = min(OVERLAP, size // 4) if overlap is None else overlap
+    if not 0 <= overlap < size or height < size or width < size:
+        raise ValueError(
+            f"cannot tile {height}x{width} with {size}-pixel windows, overlap {overlap}"
+        )
+    stride = size - overlap
+
+    def starts(extent: int) -> list[int]:
+        count = math.ceil((extent - size) / stride) + 1
+        if count == 1:
+            return [0]
+        spacing = (extent - size) / (count - 1)
+        corners = [int(i * spacing) // multiple * multiple for i in range(count - 1)]
+        return [*corners, extent - size]
+
+    return [(y, x) for y in starts(height) for x in starts(width)]
+
+
 def feather(size: int, overlap: int | None = None) -> np.ndarray:
     """(size, size) blending weights: 1 inside, ramping down to a small floor at the edges."""
     overlap = min(OVERLAP, size // 4) if overlap is None else overlap
@@ -55,17 +84,25 @@ class WindowedCanvas:
     """The blend of restored windows over one (padded) image, and its live preview.
 
     work: (H, W, 3) uint8 image; damaged: (H, W) bool, the pixels windows may write; the
-    preview and result are cut to (height, width), the image before padding.
+    preview and result are cut to (height, width), the image before padding. overlap: the
+    windows' overlap, over which the blending weights ramp (default: `feather`'s).
     """
 
     def __init__(
-        self, work: np.ndarray, damaged: np.ndarray, size: int, *, height: int, width: int
+        self,
+        work: np.ndarray,
+        damaged: np.ndarray,
+        size: int,
+        *,
+        height: int,
+        width: int,
+        overlap: int | None = None,
     ):
         self.output = np.array(work, copy=True)
         self.damaged = damaged
         self.size = size
         self.height, self.width = height, width
-        self.weight = feather(size)
+        self.weight = feather(size, overlap)
         self.accumulated = np.zeros(work.shape, np.float32)
         self.weights = np.zeros(work.shape[:2], np.float32)
         self.current: dict[tuple[int, int], np.ndarray] = {}
