@@ -189,3 +189,20 @@ def test_demo_artwork_is_frozen():
 def test_demo_rejects_bad_arguments(generate, kwargs):
     with pytest.raises(ValueError):
         generate(**kwargs)
+
+
+def test_landscape_photo_is_a_deterministic_undamaged_photograph_of_the_asked_size():
+    first = demo.landscape_photo(seed=7, width=160, height=96)
+    again = demo.landscape_photo(seed=7, width=160, height=96)
+    other = demo.landscape_photo(seed=8, width=160, height=96)
+    pixels = np.asarray(first.image)
+    assert first.image.mode == "RGB" and pixels.shape == (96, 160, 3)
+    assert np.array_equal(pixels, np.asarray(again.image))
+    assert not np.array_equal(pixels, np.asarray(other.image))
+    assert first.damage.shape == (96, 160) and not first.damage.any() and first.damage_kinds == ()
+    # A landscape: sky brighter and bluer at the top than the grass at the bottom.
+    sky, ground = pixels[:10].reshape(-1, 3).mean(0), pixels[-10:].reshape(-1, 3).mean(0)
+    assert sky[2] > sky[1] and ground[1] > ground[2] and sky.sum() > ground.sum()
+    assert first.style == "Landscape photograph" and "generated" in first.title
+    with pytest.raises(ValueError, match="width must be between"):
+        demo.landscape_photo(seed=1, width=32, height=96)
