@@ -11,6 +11,9 @@ from restoration.checkpoints import checkpoint_register, folder_files, listing_s
 from restoration.models import ModelCheckpoint
 
 MODELS_DIR = Path(settings.BASE_DIR) / "models"
+# Style engines (models/cyclegan-qinglv, models/cut-qinglv) and their architecture keys.
+STYLE_ENGINES = ("cyclegan", "cut")
+STYLE_ARCHITECTURE = ("variant", "ngf", "n_blocks", "antialias", "size", "load_size")
 
 
 def shipped_folders(root: Path = MODELS_DIR) -> list[Path]:
@@ -32,8 +35,9 @@ def shipped_folders(root: Path = MODELS_DIR) -> list[Path]:
 def register_shipped(folder: Path) -> tuple[ModelCheckpoint, bool]:
     """Register one shipped folder unless the same files are registered; (checkpoint, created).
 
-    The first checkpoint of an engine becomes its default, so a fresh install restores with
-    the shipped weights out of the box; an operator's later choice of default is kept.
+    The first checkpoint of an engine becomes its default, so a fresh install restores (or
+    stylizes) with the shipped weights out of the box; an operator's later choice of default
+    is kept.
     """
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     engine = config["engine"]
@@ -45,17 +49,36 @@ def register_shipped(folder: Path) -> tuple[ModelCheckpoint, bool]:
     name = folder.name
     if ModelCheckpoint.objects.filter(engine=engine, name=name).exists():
         name = f"{folder.name} ({sha[:8]})"
+    if engine in STYLE_ENGINES:
+        # restoration.style.training's config: architecture and steps at the top, the files
+        # of both domains with their licences under training_data.
+        described = {
+            "config": {key: config[key] for key in STYLE_ARCHITECTURE if key in config},
+            "training_data": {
+                **config.get("training_data", {}),
+                "options": training.get("options", {}),
+            },
+            "steps": config.get("steps"),
+            "losses": {"last": config.get("losses", {}), "history": training.get("history", [])},
+        }
+    else:
+        described = {
+            "config": config.get("architecture", {}),
+            "training_data": {
+                "images": training.get("data", []),
+                "options": training.get("options", {}),
+            },
+            "steps": training.get("steps"),
+            "losses": {"every_10_steps": training.get("losses", [])},
+        }
     checkpoint = checkpoint_register(
         location=folder,
         engine=engine,
         name=name,
         default=not ModelCheckpoint.objects.filter(engine=engine, is_default=True).exists(),
-        config=config.get("architecture", {}),
-        training_data={"images": training.get("data", []), "options": training.get("options", {})},
-        steps=training.get("steps"),
-        losses={"every_10_steps": training.get("losses", [])},
         metrics=config.get("metrics", {}),
         notes=f"Shipped with the project; model card: models/{folder.name}/model.md",
+        **described,
     )
     return checkpoint, True
 
