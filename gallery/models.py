@@ -90,6 +90,9 @@ class ResultKind(models.TextChoices):
     STYLIZED = "stylized", "Stylized images"
 
 
+# What a style study asks by default (seed 003 sec. 5's user study).
+STYLE_QUESTION = "Which image best represents the Dunhuang blue-green landscape style?"
+
 # The rubric a campaign is created with, by the kind of result it holds.
 RUBRICS = {ResultKind.RESTORATION: DEFAULT_RUBRIC, ResultKind.STYLIZED: STYLE_RUBRIC}
 

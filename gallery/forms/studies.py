@@ -2,13 +2,12 @@
 
 from django import forms
 
+from gallery.models import STYLE_QUESTION
 from heritage.ids import IdField
 from heritage.models import Motif
 from restoration.models import Restoration, RestorationJob
 
 DEFAULT_QUESTION = "Which image best represents the original artwork?"
-# Asked of stylized images, after seed 003's user study.
-STYLE_QUESTION = "Which image best represents the Dunhuang blue-green landscape style?"
 # The value of the "Not sure" button; candidate tokens are 16 URL-safe characters, never this.
 NOT_SURE = "not-sure"
 RETIRE_AFTER_MAX = 2**31 - 1

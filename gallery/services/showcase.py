@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from gallery.models import Exhibition, ExhibitionEntry, UserStudy
+from gallery.models import STYLE_QUESTION, Exhibition, ExhibitionEntry, UserStudy
 from gallery.results import STYLIZED, kind_of
 from gallery.services import exhibitions, studies
 from heritage.models import Motif, User
@@ -42,7 +42,7 @@ def style_showcase(
 
     - `exhibition` (optional): gains the first of `stylized` as a work of its photograph,
       unless it already shows that image;
-    - a study under `study_slug` (unless one exists): asks studies.STYLE_QUESTION with one
+    - a study under `study_slug` (unless one exists): asks STYLE_QUESTION with one
       image set per photograph, its stylized images and every one of `paintings` (real
       paintings, motifs of kind artwork) as the candidates; open at once if `open_study`.
       Each photograph needs two candidates: a second engine's image, or a painting.
@@ -80,7 +80,7 @@ def style_showcase(
                 created_by=curator,
                 title=STYLE_STUDY_TITLE,
                 slug=study_slug,
-                question=studies.STYLE_QUESTION,
+                question=STYLE_QUESTION,
                 description=STYLE_STUDY_DESCRIPTION,
                 restorations=stylized,
                 artworks=paintings,

@@ -36,7 +36,6 @@ SHOWN_DIFFERS = "The images shown do not match this image set; please vote again
 SLUG_LENGTH = 100
 # A trial's candidates are labelled A, B, ... on the page and in the API.
 MAX_CANDIDATES = 26
-STYLE_QUESTION = "Which image best represents the Dunhuang blue-green landscape style?"
 
 
 def _require_curator(user: User | None) -> None:

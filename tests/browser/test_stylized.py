@@ -4,7 +4,7 @@ style study where a real painting is one of the candidates."""
 import pytest
 from django.core.cache import cache
 
-from gallery.models import StudyVote
+from gallery.models import STYLE_QUESTION, StudyVote
 from gallery.services import exhibitions as exhibition_services
 from gallery.services import studies as study_services
 from tests.gallery.stylized import make_painting, make_photograph, make_stylized
@@ -57,7 +57,7 @@ def test_a_visitor_votes_for_a_real_painting_without_being_told_it_is_one(
     study = study_services.study_create(
         created_by=curator,
         title="Blue-green",
-        question=study_services.STYLE_QUESTION,
+        question=STYLE_QUESTION,
         restorations=[stylized],
         artworks=[painting],
         show_input=False,
@@ -67,7 +67,7 @@ def test_a_visitor_votes_for_a_real_painting_without_being_told_it_is_one(
     page.goto(f"{live_server.url}{study.get_absolute_url()}")
     page.get_by_role("link", name="Start").click()
     page.wait_for_selector("text=Image set 1 of 1")
-    assert study_services.STYLE_QUESTION in page.inner_text("h1")
+    assert STYLE_QUESTION in page.inner_text("h1")
     text = page.inner_text("main").lower()
     assert "painting" not in text and "scroll" not in text and "cyclegan" not in text
     for index in range(2):

@@ -3,9 +3,8 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from gallery.models import ExhibitionEntry, StudyCandidate, UserStudy
+from gallery.models import STYLE_QUESTION, ExhibitionEntry, StudyCandidate, UserStudy
 from gallery.services.showcase import STYLE_STUDY_SLUG, style_showcase
-from gallery.services.studies import STYLE_QUESTION
 from tests.gallery.stylized import make_painting, make_photograph, make_stylized
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
 
-from gallery.models import Participant, StudyCandidate, StudyTrial, UserStudy
+from gallery.models import STYLE_QUESTION, Participant, StudyCandidate, StudyTrial, UserStudy
 from gallery.selectors import studies as selectors
 from gallery.services import studies as services
 from heritage.media import motif_file_url
@@ -18,7 +18,7 @@ from tests.gallery.stylized import make_painting, make_photograph, make_stylized
 
 pytestmark = pytest.mark.django_db
 
-QUESTION = services.STYLE_QUESTION
+QUESTION = STYLE_QUESTION
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from PIL import Image
 
-from gallery.models import ExhibitionEntry, ReviewItem, StudyCandidate, StudyTrial
+from gallery.models import STYLE_QUESTION, ExhibitionEntry, ReviewItem, StudyCandidate, StudyTrial
 from gallery.services import exhibitions as exhibition_services
 from gallery.services import reviews as review_services
 from gallery.services import studies as study_services
@@ -153,7 +153,7 @@ def content(media, curator, expert, other_expert):
     style_study = study_services.study_create(
         created_by=curator,
         title="Which is blue-green?",
-        question=study_services.STYLE_QUESTION,
+        question=STYLE_QUESTION,
         restorations=[stylized],
         artworks=[painting],
         open_now=True,
