@@ -106,3 +106,58 @@ def test_curator_watches_a_restoration_progress_live_then_sees_the_result(
         page.wait_for_function(
             f"() => document.querySelector('#result .{side}').naturalWidth === 256"
         )
+
+
+def test_curator_stylizes_a_photograph_watches_it_live_then_sees_input_and_output(
+    signed_in, asgi_server, shared_sqlite_reads, settings, tmp_path
+):
+    from tests.restoration import fakes
+
+    page, user = signed_in
+    fakes.with_style_engines(settings)
+    checkpoint = fakes.register_tint(
+        tmp_path / "weights", byte=90, name="Slow tint of the test", engine="slow_tint"
+    )
+    photo = factories.make_motif(
+        user=user, width=256, height=160, seed=5, title="Hills", kind="photograph"
+    )
+    page.add_init_script(RECORD_PROGRESS)
+    websockets = []
+    page.on("websocket", lambda socket: websockets.append(socket.url))
+
+    page.goto(f"{asgi_server}{photo.get_absolute_url()}")
+    # A photograph offers style transfer, not damage marking.
+    assert page.locator("#style-transfers details[open]").count() == 1
+    assert page.locator("text=Mark damage").count() == 0
+    page.select_option("[data-style-form] [data-engine-select]", "slow_tint")
+    assert page.locator("[data-style-form] [data-engine-params=slow_tint]").is_visible()
+    page.fill("input[name=param-slow_tint-tiles]", "8")
+    page.fill("input[name=param-slow_tint-pause]", "0.4")
+    page.click("#stylize")
+
+    page.wait_for_url(f"{asgi_server}/restoration/jobs/*/")
+    job = RestorationJob.objects.get()
+    assert (job.task, job.engine, job.annotation_id, job.checkpoint) == (
+        "stylize",
+        "slow_tint",
+        None,
+        checkpoint,
+    )
+    assert page.locator("h1").inner_text().startswith(f"Style transfer #{job.pk}")
+
+    page.wait_for_selector("#result .side-by-side, #job-status:not([hidden])", timeout=60_000)
+    job.refresh_from_db()
+    assert job.status == RestorationJob.Status.SUCCEEDED, (job.status, job.error)
+    assert any(url.endswith(f"/ws/restoration/jobs/{job.pk}/") for url in websockets)
+    seen = page.evaluate("JSON.parse(sessionStorage.getItem('progress') || '[]')")
+    live = sorted({entry["value"] for entry in seen if 0 < entry["value"] < entry["max"]})
+    assert len(live) >= 2, f"no live progress was shown: {seen}"
+
+    # Input and output side by side, both served; provenance; no restoration furniture.
+    for image in ("#style-input", "#style-output"):
+        page.wait_for_function(f"() => document.querySelector('{image}').naturalWidth === 256")
+    provenance = page.locator("#provenance").inner_text()
+    assert "slow_tint 1" in provenance and "Slow tint of the test" in provenance
+    assert checkpoint.sha256 in provenance and "tiles=8" in provenance
+    assert page.locator("#toggle-outline").count() == 0
+    assert page.locator(".compare-slider").count() == 0

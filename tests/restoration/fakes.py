@@ -71,6 +71,31 @@ class TintStyleEngine(StyleEngine):
         return Restored(out, {"fill": self.fill, "device": self.device, "tiles": 2})
 
 
+class SlowTintStyleEngine(TintStyleEngine):
+    """The tint engine in `tiles` horizontal bands with a pause after each, for watching a
+    style job's progress live in a browser."""
+
+    name = "slow_tint"
+    params = {
+        **TintStyleEngine.params,
+        "tiles": Param(int, 6, minimum=1, maximum=64),
+        "pause": Param(float, 0.3, minimum=0.0, maximum=5.0),
+    }
+
+    def stylize(self, image, *, seed, params, on_progress):
+        import time
+
+        out = np.array(image)
+        bands = np.array_split(np.arange(image.shape[0]), params["tiles"])
+        on_progress(0, len(bands))
+        for index, rows in enumerate(bands):
+            tinted = (1 - params["strength"]) * image[rows] + params["strength"] * self.fill
+            out[rows] = np.round(tinted).astype(np.uint8)
+            time.sleep(params["pause"])
+            on_progress(index + 1, len(bands), preview=lambda: out)
+        return Restored(out, {"fill": self.fill, "tiles": len(bands)})
+
+
 class ExplodingStyleEngine(StyleEngine):
     """A style engine that fails after its first tile."""
 
@@ -96,6 +121,7 @@ def with_style_engines(settings) -> None:
     settings.RESTORATION_ENGINES = {
         **settings.RESTORATION_ENGINES,
         "tint": {"BACKEND": "tests.restoration.fakes.TintStyleEngine", "OPTIONS": {}},
+        "slow_tint": {"BACKEND": "tests.restoration.fakes.SlowTintStyleEngine", "OPTIONS": {}},
         "exploding_style": {
             "BACKEND": "tests.restoration.fakes.ExplodingStyleEngine",
             "OPTIONS": {},
@@ -103,11 +129,14 @@ def with_style_engines(settings) -> None:
     }
 
 
-def register_tint(folder: Path, *, byte: int = 200, name: str = "tint weights"):
-    """Register a checkpoint of the tint engine whose weights' mean byte is `byte`."""
+def register_tint(
+    folder: Path, *, byte: int = 200, name: str = "tint weights", engine: str = "tint"
+):
+    """Register a checkpoint of the tint engine (or slow_tint) whose weights' mean byte is
+    `byte`."""
     from restoration.checkpoints import checkpoint_register
 
     folder.mkdir(parents=True, exist_ok=True)
-    weights = folder / f"tint-{byte}.bin"
+    weights = folder / f"{engine}-{byte}.bin"
     weights.write_bytes(bytes([byte]) * 64)
-    return checkpoint_register(location=weights, engine="tint", name=name)
+    return checkpoint_register(location=weights, engine=engine, name=name)
