@@ -31,13 +31,23 @@ class ModelCheckpointAdmin(admin.ModelAdmin):
 
 @admin.register(RestorationJob)
 class RestorationJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "motif", "engine", "checkpoint", "status", "step", "total", "created_at")
-    list_filter = ("status", "engine")
+    list_display = (
+        "id",
+        "motif",
+        "task",
+        "engine",
+        "checkpoint",
+        "status",
+        "step",
+        "total",
+        "created_at",
+    )
+    list_filter = ("task", "status", "engine")
     readonly_fields = ("started_at", "heartbeat_at", "finished_at", "worker", "attempts")
     raw_id_fields = ("checkpoint",)
 
 
 @admin.register(Restoration)
 class RestorationAdmin(admin.ModelAdmin):
-    list_display = ("id", "engine", "engine_version", "device", "seconds", "created_at")
-    list_filter = ("engine",)
+    list_display = ("id", "task", "engine", "engine_version", "device", "seconds", "created_at")
+    list_filter = ("task", "engine")

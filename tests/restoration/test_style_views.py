@@ -221,3 +221,20 @@ def test_the_compare_page_leaves_style_engines_out(curator, curator_client, simu
     curator_client.post(reverse("restoration:compare", args=[simulated.motif_id, simulated.pk]))
     assert not RestorationJob.objects.filter(engine="tint").exists()
     assert set(RestorationJob.objects.values_list("task", flat=True)) == {Task.RESTORE}
+
+
+def test_the_admin_lists_and_filters_jobs_and_results_by_task(curator, admin_client, photo, tint):
+    job = _stylize(curator, photo)
+    services.job_run(job_id=job.pk)
+    jobs = admin_client.get(
+        reverse("admin:restoration_restorationjob_changelist"), {"task__exact": "stylize"}
+    )
+    assert jobs.status_code == 200 and "Style transfer" in jobs.content.decode()
+    results = admin_client.get(
+        reverse("admin:restoration_restoration_changelist"), {"task__exact": "stylize"}
+    )
+    assert results.status_code == 200 and "Style transfer" in results.content.decode()
+    none = admin_client.get(
+        reverse("admin:restoration_restorationjob_changelist"), {"task__exact": "restore"}
+    )
+    assert "0 restoration jobs" in none.content.decode()
