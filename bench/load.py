@@ -18,8 +18,9 @@ client sends its next request when the answer arrives), one new TCP connection p
 - votes: visitors (each its own address and cookies) fetching their next trial and voting;
   every accepted vote is then looked for in the database;
 - sockets: browsers watching a job's progress; events are published the way a worker
-  publishes them (restoration.progress.publish, through channels_redis), stamped with the time
-  they were sent, and timed on arrival in the browser.
+  publishes them (restoration.progress.publish, through the Redis channel layer), stamped with
+  the time they were sent, and timed on arrival in the browser. `--channel-layers pubsub,core`
+  measures each layer (HERITAGE_CHANNEL_LAYER) in the same run, on Daphne processes of its own.
 Queries per page are counted in process (uncached), for exhibitions of n and 3n items.
 The load generator runs on the same cores as the servers: the numbers are a lower bound.
 """
@@ -395,6 +396,12 @@ def main() -> None:
         help="Daphne processes sharing the WebSocket port (default: as many as cores)",
     )
     parser.add_argument(
+        "--channel-layers",
+        default="pubsub",
+        help="Redis channel layers (HERITAGE_CHANNEL_LAYER) for the progress scenario, "
+        "comma-separated: each gets Daphne processes of its own; the first serves the rest",
+    )
+    parser.add_argument(
         "--only",
         choices=["progress"],
         help="run only this scenario; its table in --out is replaced, the rest kept",
@@ -402,12 +409,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
+    args.layers = args.channel_layers.split(",")
+    if not set(args.layers) <= {"pubsub", "core"} or len(set(args.layers)) != len(args.layers):
+        raise SystemExit("--channel-layers: pubsub and/or core, each once")
     if not shutil.which("redis-server"):
         raise SystemExit("redis-server is needed")
 
     database = f"heritage_bench_{os.getpid()}"
     tmp = Path(tempfile.mkdtemp(prefix="heritage-load-"))
-    redis_port, http_port, ws_port = _free_port(), _free_port(), _free_port()
+    redis_port, http_port = _free_port(), _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))},
         "DATABASE_URL": f"{POSTGRES}/{database}",
@@ -423,6 +433,7 @@ def main() -> None:
         "HERITAGE_CLIENT_IP_HEADER": "HTTP_X_REAL_IP",
         "HERITAGE_DEMO_PASSWORD": secrets.token_urlsafe(16),
         "LOG_LEVEL": "WARNING",
+        "HERITAGE_CHANNEL_LAYER": args.layers[0],
     }
     manage = [sys.executable, "manage.py"]
     _psql(f"CREATE DATABASE {database}")
@@ -467,34 +478,42 @@ def main() -> None:
         )
         # As many Daphne processes as cores on one listening socket (what a process manager's
         # shared socket, e.g. supervisor's fcgi-program or systemd socket activation, gives
-        # them): the kernel hands each new WebSocket to one of them.
-        listener = stack.enter_context(socket.socket())
-        listener.bind(("127.0.0.1", ws_port))
-        listener.listen(2048)
-        # Each also listens on a port of its own, only to tell when it is up.
-        probes = [_free_port() for _ in range(args.ws_workers)]
-        daphnes = [
-            _start(
-                stack,
-                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno())]
-                + ["-e", f"tcp:port={probe}:interface=127.0.0.1", "heritage.asgi:application"],
-                env,
-                daphne_log,
-                pass_fds=(listener.fileno(),),
-            )
-            for probe in probes
-        ]
+        # them): the kernel hands each new WebSocket to one of them. One such set per
+        # channel layer measured.
+        ws_ports, watches = {}, {}
+        for layer in args.layers:
+            listener = stack.enter_context(socket.socket())
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(2048)
+            ws_ports[layer] = listener.getsockname()[1]
+            # Each also listens on a port of its own, only to tell when it is up.
+            probes = [_free_port() for _ in range(args.ws_workers)]
+            daphnes = [
+                _start(
+                    stack,
+                    [sys.executable, "-m", "daphne", "--fd", str(listener.fileno())]
+                    + ["-e", f"tcp:port={probe}:interface=127.0.0.1"]
+                    + ["heritage.asgi:application"],
+                    {**env, "HERITAGE_CHANNEL_LAYER": layer},
+                    daphne_log,
+                    pass_fds=(listener.fileno(),),
+                )
+                for probe in probes
+            ]
+            for probe, daphne in zip(probes, daphnes, strict=True):
+                _wait_for_port(probe, daphne, daphne_log)
+            watches[layer] = {
+                "Daphne": [daphne.pid for daphne in daphnes],
+                "redis": [redis.pid],
+                "publisher": [os.getpid()],
+            }
         _wait_for_port(http_port, gunicorn, gunicorn_log)
-        for probe, daphne in zip(probes, daphnes, strict=True):
-            _wait_for_port(probe, daphne, daphne_log)
-        watch = {
-            "Daphne": [daphne.pid for daphne in daphnes],
-            "redis": [redis.pid],
-            "publisher": [os.getpid()],
-        }
+        # Other work on the machine shows in every number: the load it put on the cores.
+        args.load = [os.getloadavg()[0]]
         rows, socket_rows, summary = asyncio.run(
-            _drive(http_port, ws_port, fixtures, levels, args, watch)
+            _drive(http_port, ws_ports, fixtures, levels, args, watches)
         )
+        args.load.append(os.getloadavg()[0])
         errors_in_logs = [
             line
             for line in (gunicorn_log.read_text() + daphne_log.read_text()).splitlines()
@@ -593,7 +612,10 @@ def _queries_per_page(fixtures: dict) -> list[list]:
     ]
 
 
-async def _drive(http_port: int, ws_port: int, fixtures: dict, levels: list[int], args, watch):
+async def _drive(http_port: int, ws_ports: dict, fixtures: dict, levels: list[int], args, watches):
+    from django.conf import settings
+    from django.test import override_settings
+
     seconds = args.seconds
     # Warm the page cache and every worker's imports.
     for _ in range(8):
@@ -606,26 +628,39 @@ async def _drive(http_port: int, ws_port: int, fixtures: dict, levels: list[int]
             {}
             if args.only
             else await _http_scenarios(
-                http_port, ws_port, fixtures, level, seconds, rows, args.ws_workers
+                http_port, ws_ports[args.layers[0]], fixtures, level, seconds, rows, args.ws_workers
             )
         )
-        latencies, expected, received, cpu = await asyncio.to_thread(
-            _sockets, ws_port, fixtures["job"], fixtures["session"], level, seconds, watch
-        )
-        socket_rows.append(
-            [
-                level,
-                expected,
-                received,
-                expected - received,
-                f"{_pct(latencies, 0.50):.1f}",
-                f"{_pct(latencies, 0.95):.1f}",
-                f"{_pct(latencies, 0.99):.1f}",
-                ", ".join(f"{name} {share:.0f}%" for name, share in cpu.items()),
-            ]
-        )
-        summary[level]["ws_p95"] = _pct(latencies, 0.95)
-        summary[level]["ws_missed"] = expected - received
+        for layer in args.layers:
+            # This process publishes through the same layer as the Daphne processes it drives.
+            config = settings.CHANNEL_LAYERS["default"]
+            backend = settings.CHANNEL_LAYER_BACKENDS[layer]
+            with override_settings(CHANNEL_LAYERS={"default": {**config, "BACKEND": backend}}):
+                latencies, expected, received, cpu = await asyncio.to_thread(
+                    _sockets,
+                    ws_ports[layer],
+                    fixtures["job"],
+                    fixtures["session"],
+                    level,
+                    seconds,
+                    watches[layer],
+                )
+            socket_rows.append(
+                [
+                    level,
+                    layer,
+                    expected,
+                    received,
+                    expected - received,
+                    f"{_pct(latencies, 0.50):.1f}",
+                    f"{_pct(latencies, 0.95):.1f}",
+                    f"{_pct(latencies, 0.99):.1f}",
+                    ", ".join(f"{name} {share:.0f}%" for name, share in cpu.items()),
+                ]
+            )
+            if layer == args.layers[0]:
+                summary[level]["ws_p95"] = _pct(latencies, 0.95)
+                summary[level]["ws_missed"] = expected - received
     return rows, socket_rows, summary
 
 
@@ -693,19 +728,43 @@ PROGRESS_END = "Database queries per visitor page"
 
 def _progress_block(args, socket_rows) -> str:
     """The job-progress paragraph and table, from PROGRESS_START up to PROGRESS_END."""
+    layers = {
+        "pubsub": "`pubsub` = heritage.channel_layers.RedisPubSubLayer (Redis pub/sub: one "
+        "message per Daphne process and event, the default)",
+        "core": "`core` = channels_redis.core.RedisChannelLayer (one Redis list message per "
+        "watching socket and event)",
+    }
     return "\n".join(
         [
             PROGRESS_START + "events published as a worker publishes them (restoration."
-            "progress.publish -> channels_redis -> Daphne consumer), 20 a second for "
-            f"{args.seconds:g} s, to every browser watching the job; latency = arrival in the "
-            "browser - time stamped at publish. WebSockets on "
-            f"{args.ws_workers} Daphne processes sharing one listening socket (`daphne --fd`); "
-            "the browsers (Python `websockets` clients) run in a process of their own, the "
+            "progress.publish, from one long-lived event loop -> Redis channel layer -> Daphne "
+            f"consumer), 20 a second for {args.seconds:g} s, to every browser watching the "
+            "job; latency = arrival in the browser - time stamped at publish. Channel layer "
+            f"(HERITAGE_CHANNEL_LAYER): {'; '.join(layers[layer] for layer in args.layers)}. "
+            "WebSockets on "
+            f"{args.ws_workers} Daphne processes sharing one listening socket (`daphne --fd`)"
+            + (
+                ", a set per layer, measured one after the other at each level"
+                if len(args.layers) > 1
+                else ""
+            )
+            + "; the browsers (Python `websockets` clients) run in a process of their own, the "
             "publisher in the script's. 'CPU' = CPU time of each part / wall time (100% = one "
-            "core).",
+            f"core). Load average (1 min) {args.load[0]:.1f} when the measurements began and "
+            f"{args.load[1]:.1f} when they ended, on {len(os.sched_getaffinity(0))} cores.",
             "",
             _table(
-                ["sockets", "events due", "received", "missed", "p50", "p95", "p99", "CPU"],
+                [
+                    "sockets",
+                    "layer",
+                    "events due",
+                    "received",
+                    "missed",
+                    "p50",
+                    "p95",
+                    "p99",
+                    "CPU",
+                ],
                 socket_rows,
             ),
             "",
