@@ -67,6 +67,8 @@ def motif_style_panel(context, motif):
     if not selectors.user_can_see_jobs(user=user):
         return {"visible": False}
     engines, _ = _engines(Task.STYLIZE)
+    # Engines that can run now first (weights registered, or none needed): the form opens on one.
+    engines.sort(key=lambda engine: engine["needs_weights"] and not engine["checkpoints"])
     jobs = selectors.job_list_for_motif(motif=motif, task=Task.STYLIZE)[:20]
     photograph = motif.kind == Motif.Kind.PHOTOGRAPH
     return {

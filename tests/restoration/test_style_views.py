@@ -238,3 +238,19 @@ def test_the_admin_lists_and_filters_jobs_and_results_by_task(curator, admin_cli
         reverse("admin:restoration_restorationjob_changelist"), {"task__exact": "restore"}
     )
     assert "0 restoration jobs" in none.content.decode()
+
+
+def test_the_stylize_form_opens_on_an_engine_that_has_weights(
+    curator_client, photo, settings, tmp_path
+):
+    fakes.with_style_engines(settings)
+    settings.RESTORATION_ENGINES = {
+        "zz_tint": {"BACKEND": "tests.restoration.fakes.TintStyleEngine", "OPTIONS": {}},
+        "aa_tint": {"BACKEND": "tests.restoration.fakes.TintStyleEngine", "OPTIONS": {}},
+        **settings.RESTORATION_ENGINES,
+    }
+    fakes.register_tint(tmp_path / "w", engine="zz_tint", name="Only weights")
+    html = curator_client.get(photo.get_absolute_url()).content.decode()
+    form = html.split("data-style-form", 1)[1]
+    options = form.split('id="id_style_engine"', 1)[1].split("</select>", 1)[0]
+    assert options.index('value="zz_tint"') < options.index('value="aa_tint"')
