@@ -174,3 +174,31 @@ class DamageAnnotation(models.Model):
 
     def kind_labels(self) -> list[str]:
         return [DamageKind(kind).label for kind in self.kinds if kind in DamageKind.values]
+
+
+class ApiToken(models.Model):
+    """A personal API token (`Authorization: Token KEY`): named, one of several, revocable.
+
+    Only the key's sha256 is stored: the key is shown once, when it is made, and a leaked
+    database holds nothing that signs in. `prefix` (its first characters) tells tokens apart.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    key_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -92,3 +92,8 @@ def annotation_history(*, annotation: DamageAnnotation) -> list[DamageAnnotation
         history.append(current)
         current = current.supersedes
     return history
+
+
+def site_list() -> QuerySet[Site]:
+    """Sites by name, each with its number of motifs (`motif_count`)."""
+    return Site.objects.annotate(motif_count=Count("motifs")).order_by("name")

@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI and Redoc served from the project's static files, not from a CDN.
+    "drf_spectacular_sidecar",
     "heritage",
     "restoration",
     "gallery",
@@ -465,9 +467,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         # A bad token reads as anonymous on public endpoints (and 401 on the others).
-        "gallery.api.authentication.PublicReadTokenAuthentication",
+        "heritage.api.authentication.PublicReadTokenAuthentication",
     ],
-    "EXCEPTION_HANDLER": "gallery.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "heritage.api.errors.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": API_ANON_RATE},
@@ -483,9 +485,21 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Heritage restoration API",
-    "DESCRIPTION": "Exhibitions, blind expert review and public user studies.",
+    "DESCRIPTION": "The catalogue (sites, motifs, damage annotations), engines, restoration and "
+    "style jobs with their results, exhibitions, blind expert review and public user studies. "
+    "Scripts authenticate with `Authorization: Token KEY` (a personal token from the profile "
+    'page). Errors: {"detail": "why"}, or {"<field>": ["why"]} by field.',
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "MotifKindEnum": "heritage.models.Motif.Kind",
+        "JobStatusEnum": "restoration.models.RestorationJob.Status",
+        "EngineParameterKindEnum": ["int", "float", "bool", "str"],
+        "ReviewItemStatusEnum": ["pending", "skipped", "submitted"],
+    },
 }
 # Behind a proxy the client address is in a header the proxy sets (e.g. HTTP_X_REAL_IP).
 RATELIMIT_IP_META_KEY = env.str("HERITAGE_CLIENT_IP_HEADER", default="") or None

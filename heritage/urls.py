@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from gallery.views import exhibitions as gallery_exhibitions
 from gallery.views import media as gallery_media
-from heritage import favicon, media, views
+from heritage import favicon, media, profile, views
 
 app_name_patterns = (
     [
@@ -66,7 +66,11 @@ urlpatterns = [
     path("", include("restoration.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/profile/", profile.profile, name="profile"),
+    path("accounts/tokens/<id:pk>/revoke/", profile.token_revoke, name="token_revoke"),
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/v1/", include("heritage.api.urls")),
+    path("api/v1/", include("restoration.api.urls")),
     path("api/v1/", include("gallery.api.urls")),
 ]

@@ -153,3 +153,29 @@ def metric_rows(metrics: dict | None) -> list[dict]:
         }
         for column in METRIC_COLUMNS
     ]
+
+
+def job_list(
+    *,
+    motif: int | None = None,
+    annotation: int | None = None,
+    task: str = "",
+    status: str = "",
+    engine: str = "",
+) -> QuerySet[RestorationJob]:
+    """Jobs, newest first, of a motif, an annotation, a task, a status or an engine if given
+    (for curators: jobs name their engines)."""
+    jobs = RestorationJob.objects.select_related(
+        "checkpoint", "requested_by", "annotation"
+    ).order_by("-created_at", "-id")
+    if motif:
+        jobs = jobs.filter(motif_id=motif)
+    if annotation:
+        jobs = jobs.filter(annotation_id=annotation)
+    if task:
+        jobs = jobs.filter(task=task)
+    if status:
+        jobs = jobs.filter(status=status)
+    if engine:
+        jobs = jobs.filter(engine=engine)
+    return jobs

@@ -8,13 +8,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gallery.api.errors import api_call
-from gallery.api.permissions import IsCurator
 from gallery.models import SCALE, ReviewCampaign, ReviewItem
 from gallery.results import result_of
 from gallery.selectors import reviews as selectors
 from gallery.services import reviews as services
 from gallery.views.review import IMAGE_KINDS, _image_url, _reviewer_campaign
+from heritage.api.errors import api_call
+from heritage.api.permissions import IsCurator
 from heritage.jsonbody import BoundedJSONParser
 from heritage.models import User
 

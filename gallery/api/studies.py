@@ -12,13 +12,11 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django_ratelimit.core import is_ratelimited
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import SessionAuthentication
-from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gallery.api.permissions import IsCurator
 from gallery.models import ServedTrial, UserStudy
 from gallery.selectors import studies as selectors
 from gallery.services import studies as services
@@ -30,18 +28,10 @@ from gallery.views.studies import (
     _visitor,
     rate_period,
 )
+from heritage.api.permissions import CsrfProtected, IsCurator
 
 CLOSED = "This study has closed."
 THROTTLED = "Too many votes came from your network in a short time, so this one was not counted."
-
-
-class CsrfProtected(BasePermission):
-    """CSRF for every caller: DRF checks it only for signed-in sessions, but a vote acts on
-    the visitor's cookie identity, which another site could otherwise use."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        SessionAuthentication().enforce_csrf(request)  # raises PermissionDenied (403)
-        return True
 
 
 class ErrorSerializer(serializers.Serializer):
