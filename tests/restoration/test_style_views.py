@@ -172,6 +172,11 @@ def test_a_photographs_page_offers_stylize_with_the_style_engines_and_their_chec
     assert f'<option value="{tint.pk}" selected>Tint of the test' in html
     assert 'data-engine-params="telea"' not in html, "restoration engines are not offered"
     assert job.get_absolute_url() in html
+    assert 'class="style-thumb"' not in html, "no thumbnail before a result"
+    services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    html = curator_client.get(photo.get_absolute_url()).content.decode()
+    assert f'class="style-thumb" src="{restoration_file_url(job.result, "preview")}"' in html
     # A photograph has no damage to mark and no restoration panel until it has annotations.
     assert "Mark damage" not in html and 'id="restorations"' not in html
     assert "<dt>Kind</dt>" in html and "Photograph" in html
