@@ -10,9 +10,11 @@ from rest_framework.views import APIView
 
 from gallery.models import SCALE, ReviewCampaign, ReviewItem
 from gallery.results import result_of
+from gallery.review_access import IMAGE_KINDS
+from gallery.review_access import image_url as _image_url
+from gallery.review_access import reviewer_campaign as _reviewer_campaign
 from gallery.selectors import reviews as selectors
 from gallery.services import reviews as services
-from gallery.views.review import IMAGE_KINDS, _image_url, _reviewer_campaign
 from heritage.api.errors import api_call
 from heritage.api.permissions import IsCurator
 from heritage.jsonbody import BoundedJSONParser

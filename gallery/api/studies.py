@@ -18,16 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery.models import ServedTrial, UserStudy
+from gallery.participants import Visitor as _Visitor
+from gallery.participants import ip_hash as _ip_hash
+from gallery.participants import rate_period
+from gallery.participants import remember as _remember
+from gallery.participants import study_or_404 as _study_or_404
+from gallery.participants import visitor_of as _visitor
 from gallery.selectors import studies as selectors
 from gallery.services import studies as services
-from gallery.views.studies import (
-    _ip_hash,
-    _remember,
-    _study_or_404,
-    _Visitor,
-    _visitor,
-    rate_period,
-)
 from heritage.api.permissions import CsrfProtected, IsCurator
 
 CLOSED = "This study has closed."

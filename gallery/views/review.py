@@ -13,6 +13,10 @@ from gallery.charts import Bar, interval_chart
 from gallery.forms import reviews as forms
 from gallery.models import SCALE, ReviewCampaign, ReviewItem
 from gallery.results import RESULT_RELATED, result_of
+from gallery.review_access import IMAGE_KINDS
+from gallery.review_access import image_file as _image_file
+from gallery.review_access import image_url as _image_url
+from gallery.review_access import reviewer_campaign as _reviewer_campaign
 from gallery.selectors import reviews as selectors
 from gallery.services import reviews as services
 from gallery.views._csv import csv_response
@@ -20,40 +24,7 @@ from heritage import media
 from heritage.ids import parse_id
 from heritage.views import catalogue_required, curator_required, error_text
 
-IMAGE_KINDS = ("result", "reference", "outline")
 IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
-
-
-def _reviewer_campaign(request: HttpRequest, pk: int) -> ReviewCampaign:
-    """The campaign if the user may take part in it (assigned expert, or curator); else 404."""
-    campaign = get_object_or_404(ReviewCampaign, pk=pk)
-    if not selectors.user_can_review(campaign=campaign, user=request.user):
-        raise Http404("No such review campaign.")
-    return campaign
-
-
-def _image_file(campaign: ReviewCampaign, item: ReviewItem, kind: str):
-    result = result_of(item)
-    if kind == "result":
-        return result.preview
-    if kind == "reference":
-        # The damaged input of a restoration, or the photograph a stylized image was made from.
-        if campaign.reference in (
-            ReviewCampaign.Reference.DAMAGED,
-            ReviewCampaign.Reference.PHOTOGRAPH,
-        ):
-            return result.input_preview
-        return result.motif.preview
-    return result.outline
-
-
-def _image_url(campaign: ReviewCampaign, item: ReviewItem, kind: str) -> str | None:
-    """A URL naming only the item's token and the kind of image, never a media path."""
-    file = _image_file(campaign, item, kind)
-    if not file:
-        return None
-    ext = PurePosixPath(file.name).suffix.lstrip(".").lower()
-    return reverse("gallery:review_image", args=[item.token, kind, ext])
 
 
 # Expert side

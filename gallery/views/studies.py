@@ -2,8 +2,6 @@
 
 import math
 import string
-import uuid
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,84 +10,25 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
 from gallery.charts import Bar, interval_chart, timeline_chart
 from gallery.forms.studies import DEFAULT_QUESTION, StudyCreateForm, VoteForm
-from gallery.models import Participant, UserStudy
+from gallery.models import UserStudy
+from gallery.participants import ip_hash as _ip_hash
+from gallery.participants import rate_period
+from gallery.participants import remember as _remember
+from gallery.participants import study_or_404 as _study_or_404
+from gallery.participants import visitor_of as _visitor
 from gallery.results import result_of
 from gallery.selectors import studies as selectors
 from gallery.services import studies as services
 from gallery.views._csv import csv_response
 from heritage.views import curator_required, error_text
 
-COOKIE = "heritage_participant"
-COOKIE_SALT = "gallery.participant"
-COOKIE_AGE = 365 * 24 * 60 * 60
 IMAGE_CACHE = {"private": True, "max_age": 3600}
-
-
-def _client_ip(request: HttpRequest) -> str:
-    header = settings.RATELIMIT_IP_META_KEY
-    address = request.META.get(header, "") if header else request.META.get("REMOTE_ADDR", "")
-    # A forwarding header may list the proxies after the client.
-    return address.split(",")[0].strip()
-
-
-def _ip_hash(request: HttpRequest) -> str:
-    return salted_hmac(
-        "gallery.participant-ip", _client_ip(request), algorithm="sha256"
-    ).hexdigest()
-
-
-@dataclass(frozen=True)
-class _Visitor:
-    """Who is voting: the id in their signed cookie, saved as a participant from the first vote."""
-
-    participant: Participant | None
-    key: uuid.UUID
-
-    @property
-    def viewer(self) -> Participant:
-        # Unsaved until the first vote: enough for the selectors to draw this visitor's orders.
-        return self.participant or Participant(pk=self.key)
-
-
-def _visitor(request: HttpRequest) -> _Visitor:
-    # A missing, tampered or unreadable cookie makes a new visitor with a fresh id.
-    raw = request.get_signed_cookie(COOKIE, default=None, salt=COOKIE_SALT)
-    key = selectors.participant_uuid(value=raw)
-    if key is None:
-        return _Visitor(None, uuid.uuid4())
-    return _Visitor(selectors.participant_get(participant_id=raw), key)
-
-
-def _remember(response: HttpResponse, visitor: _Visitor) -> HttpResponse:
-    response.set_signed_cookie(
-        COOKIE,
-        str(visitor.key),
-        salt=COOKIE_SALT,
-        max_age=COOKIE_AGE,
-        httponly=True,
-        samesite="Lax",
-        secure=settings.SESSION_COOKIE_SECURE,
-    )
-    return response
-
-
-def _study_or_404(request: HttpRequest, slug: str) -> UserStudy:
-    study = selectors.study_for_user(user=request.user, slug=slug)
-    if study is None:
-        raise Http404("No such study.")
-    return study
-
-
-def rate_period(rate: str) -> int:
-    """Seconds of a ratelimit rate's window ("30/m" -> 60): when a throttled client may retry."""
-    return {"s": 1, "m": 60, "h": 3600, "d": 86400}[rate.partition("/")[2][0]]
 
 
 def _throttled(request: HttpRequest, study: UserStudy, rate: str) -> HttpResponse:

@@ -12,8 +12,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from gallery.models import Participant, StudyVote, UserStudy
+from gallery.participants import COOKIE, COOKIE_SALT
 from gallery.services import studies as services
-from gallery.views.studies import COOKIE, COOKIE_SALT
 
 pytestmark = pytest.mark.django_db
 

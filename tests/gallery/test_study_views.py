@@ -10,8 +10,8 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from gallery.models import Participant, StudyTrial, StudyVote, UserStudy
+from gallery.participants import COOKIE, COOKIE_SALT
 from gallery.services import studies as services
-from gallery.views.studies import COOKIE, COOKIE_SALT
 
 pytestmark = pytest.mark.django_db
 
