@@ -325,6 +325,10 @@ class StudyResultsApi(APIView):
 
             position = serializers.IntegerField()
             motif = serializers.CharField()
+            candidates = serializers.ListField(
+                child=serializers.CharField(),
+                help_text='Engines of its results, and "real painting: TITLE" for paintings.',
+            )
             votes = serializers.IntegerField()
             retired = serializers.BooleanField()
             retired_at = serializers.DateTimeField(allow_null=True)

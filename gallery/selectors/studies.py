@@ -20,7 +20,7 @@ from gallery.models import (
     StudyVote,
     UserStudy,
 )
-from gallery.results import CANDIDATE_RELATED, RESULT_RELATED, result_of
+from gallery.results import ARTWORK, CANDIDATE_RELATED, REAL_PAINTING, RESULT_RELATED, result_of
 from heritage.models import Motif, User
 from restoration.models import Restoration, RestorationJob, Task
 
@@ -421,11 +421,20 @@ def study_vote_timeline(*, study: UserStudy, hourly: bool = False) -> list[tuple
 
 
 def study_trial_table(*, study: UserStudy) -> list[dict]:
-    """Per trial: position, motif title, first votes and whether it has retired."""
+    """Per trial: position, motif title, what its candidates are (engines, and real paintings
+    by title, sorted), first votes and whether it has retired. For curators only."""
+    shown: dict[int, list[str]] = defaultdict(list)
+    for candidate in StudyCandidate.objects.filter(trial__study=study).select_related(
+        *CANDIDATE_RELATED
+    ):
+        result = result_of(candidate)
+        label = result.engine if result.kind != ARTWORK else f"{REAL_PAINTING}: {result.motif}"
+        shown[candidate.trial_id].append(label)
     return [
         {
             "position": trial.position,
             "motif": trial.motif.title,
+            "candidates": sorted(shown[trial.pk]),
             "votes": trial.vote_count,
             "retired": trial.retired_at is not None,
             "retired_at": trial.retired_at,

@@ -195,6 +195,7 @@ def test_study_results_shares_and_intervals_match_hand_computed_values(curator, 
     assert results["trials"][0] == {
         "position": 1,
         "motif": "Demo motif 1",
+        "candidates": ["navier_stokes", "telea"],
         "votes": 12,
         "retired": False,
         "retired_at": None,

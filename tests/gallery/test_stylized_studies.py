@@ -201,9 +201,15 @@ def test_results_and_votes_csv_name_real_paintings_for_curators(
     assert rows["real painting"]["share"].value == pytest.approx(2 / 3)
     assert rows["real painting"]["scale"].value > rows["cut"]["scale"].value
 
+    assert results["trials"][0]["candidates"] == [
+        "cut",
+        "cyclegan",
+        "real painting: Qinglv scroll 1",
+        "real painting: Qinglv scroll 2",
+    ]
     page = curator_client.get(reverse("gallery:study_results", args=[study.pk]))
     assert page.status_code == 200
-    assert "real painting" in page.content.decode()
+    assert "real painting: Qinglv scroll 2" in page.content.decode()
 
     response = curator_client.get(reverse("gallery:study_votes_csv", args=[study.pk]))
     table = list(csv.DictReader(io.StringIO(response.content.decode())))
