@@ -355,3 +355,17 @@ def test_a_pickle_that_runs_code_is_not_loaded(tmp_path):
     torch.save({"model.1.weight": Payload()}, path)
     with pytest.raises(CheckpointError, match="is not a PyTorch state dict"):
         load_generator(path)
+
+
+def test_a_pth_in_the_legacy_pickle_format_loads(tmp_path, photo):
+    """Files written by PyTorch before 1.6 (no zip container), as old published models are."""
+    state = original_state(False, norm_statistics=True)
+    path = tmp_path / "latest_net_G_A.pth"
+    torch.save(state, path, _use_new_zipfile_serialization=False)
+    assert not path.read_bytes().startswith(b"PK")
+
+    output = stylize(CycleGANEngine(checkpoint=str(path)), photo)
+
+    plain = {key: value for key, value in state.items() if "running" not in key}
+    plain = {key: value for key, value in plain.items() if "batches" not in key}
+    assert np.abs(output.astype(int) - reference(plain, photo, False)).max() <= 1

@@ -264,3 +264,24 @@ def test_the_engine_modules_import_no_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert json.loads(out) == [False, False]
+
+
+@pytest.mark.parametrize(
+    "height, width, size, overlap",
+    [(64, 64, 64, 16), (68, 64, 64, 16), (132, 204, 64, 16), (512, 1000, 256, 64), (8, 9, 8, 2)],
+)
+def test_the_grid_covers_the_image_with_aligned_overlapping_windows(height, width, size, overlap):
+    multiple = 4 if height % 4 == 0 and width % 4 == 0 else 1
+    corners = grid(height, width, size, overlap, multiple)
+    covered = np.zeros((height, width), int)
+    for y, x in corners:
+        assert 0 <= y <= height - size and 0 <= x <= width - size
+        assert y % multiple == 0 and x % multiple == 0
+        covered[y : y + size, x : x + size] += 1
+    assert covered.min() >= 1
+    for axis in (0, 1):
+        starts = sorted({corner[axis] for corner in corners})
+        gaps = np.diff(starts)
+        assert all(size - gap >= overlap - (multiple - 1) for gap in gaps)
+    with pytest.raises(ValueError, match="cannot tile"):
+        grid(size - 1, width, size, overlap)
