@@ -300,3 +300,16 @@ def test_max_minutes_decays_the_rate_by_time_and_stops(tmp_path, domains, monkey
     # time the schedule was at step 8, 4/5 through the decay from step 4 (by steps, not begun).
     assert config["steps"] == 4
     assert config["training"]["history"][-1]["lr"] == pytest.approx(2e-4 * (1 - 4 / 5))
+
+
+def test_licences_of_a_split_folder_come_from_its_split_json(tmp_path, domains):
+    split = tmp_path / "split"
+    (split / "trainA").mkdir(parents=True)
+    (split / "trainA" / "x.png").symlink_to(domains[0] / "img_1.png")
+    (split / "split.json").write_text(
+        json.dumps({"files": [{"name": "x.png", "side": "trainA", "licence": "CC0 (test)"}]})
+    )
+    images = data.load_domain([split / "trainA"], load_size=36, size=32)
+    assert [(i.file, i.licence) for i in images] == [("x.png", "CC0 (test)")]
+    # Without a split.json or manifest the licence is unknown, said so.
+    assert data.load_domain([domains[0]], load_size=36, size=32)[0].licence == "unknown"
