@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from heritage import forms, jsonbody, masks, media, segment, selectors, services
-from heritage.errors import wants_html
 from heritage.models import DamageAnnotation, DamageKind, Motif
 
 
@@ -327,8 +326,8 @@ def annotation_segment(request: HttpRequest, pk: int) -> HttpResponse:
 @curator_required
 @require_POST
 def annotation_import(request: HttpRequest, pk: int) -> HttpResponse:
-    """Import a mask file. Browsers are sent back to the motif with a message; other clients
-    get 201 with the annotation, or 400 with the reason it was not imported."""
+    """Import a mask file; back to the motif with a message (scripts: the API's
+    POST /api/v1/motifs/<id>/annotations/)."""
     motif = get_object_or_404(Motif, pk=pk)
     form = forms.MaskImportForm(request.POST, request.FILES)
     annotation, error, size = None, "", None
@@ -347,9 +346,7 @@ def annotation_import(request: HttpRequest, pk: int) -> HttpResponse:
                 notes=data["notes"],
             )
         except masks.MaskSizeError as exc:
-            how = (
-                "tick “Resize…” and import it again" if wants_html(request) else "send resize=true"
-            )
+            how = "tick “Resize…” and import it again"
             error = f"{exc}: {how}." if exc.resizable else f"{exc}."
         except masks.MaskError as exc:
             error = str(exc)
@@ -358,18 +355,6 @@ def annotation_import(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         error = _form_errors(form)
     resized = size is not None and size != (motif.width, motif.height)
-    if not wants_html(request):
-        if annotation is None:
-            return JsonResponse({"error": f"The mask was not imported: {error}"}, status=400)
-        return JsonResponse(
-            {
-                "id": annotation.pk,
-                "coverage": annotation.coverage,
-                "maskUrl": reverse("heritage:annotation_mask", args=[annotation.pk]),
-                "resizedFrom": list(size) if resized else None,
-            },
-            status=201,
-        )
     if annotation is None:
         messages.error(request, f"The mask was not imported: {error}")
     elif resized:

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -15,26 +15,10 @@ from restoration.forms import JobCreateForm, StyleJobForm, TrainingResumeForm, T
 from restoration.models import RestorationJob, Task, TrainingRun
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def _job_json(job: RestorationJob, status: int) -> JsonResponse:
-    return JsonResponse(
-        {
-            "id": job.pk,
-            "status": job.status,
-            "url": job.get_absolute_url(),
-            "websocket": job.websocket_path,
-        },
-        status=status,
-    )
-
-
 @curator_required
 @require_POST
 def job_create(request: HttpRequest, pk: int) -> HttpResponse:
-    """Launch a restoration of a motif's annotation; 202 with the job for JSON clients."""
+    """Launch a restoration of a motif's annotation (scripts: POST /api/v1/jobs/)."""
     motif = get_object_or_404(Motif, pk=pk)
     form = JobCreateForm(request.POST, motif=motif, engines=registry().names())
     if not form.is_valid():
@@ -52,15 +36,13 @@ def job_create(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         return _refuse(request, motif, " ".join(exc.messages))
-    if _wants_json(request):
-        return _job_json(job, 202)
     return redirect(job)
 
 
 @curator_required
 @require_POST
 def style_create(request: HttpRequest, pk: int) -> HttpResponse:
-    """Launch a style transfer of a whole motif; 202 with the job for JSON clients."""
+    """Launch a style transfer of a whole motif (scripts: POST /api/v1/style-jobs/)."""
     motif = get_object_or_404(Motif, pk=pk)
     form = StyleJobForm(request.POST, engines=registry().names())
     what = "The style transfer"
@@ -79,16 +61,12 @@ def style_create(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         return _refuse(request, motif, " ".join(exc.messages), what=what)
-    if _wants_json(request):
-        return _job_json(job, 202)
     return redirect(job)
 
 
 def _refuse(
     request: HttpRequest, motif: Motif, message: str, *, what: str = "The restoration"
 ) -> HttpResponse:
-    if _wants_json(request):
-        return JsonResponse({"error": message}, status=400)
     messages.error(request, f"{what} was not started: {message}")
     return redirect(motif)
 
@@ -104,8 +82,6 @@ def _job_or_404(request: HttpRequest, pk: int) -> RestorationJob:
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(request, pk)
-    if _wants_json(request):
-        return JsonResponse(selectors.job_state(job=job))
     restoration = getattr(job, "result", None) if job.status == job.Status.SUCCEEDED else None
     return render(
         request,
@@ -248,8 +224,6 @@ def _run_or_404(request: HttpRequest, pk: int) -> TrainingRun:
 def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_or_404(request, pk)
     state = training_selectors.training_run_state(run=run)
-    if _wants_json(request):
-        return JsonResponse(state)
     saved = training_runs.training_run_saved_step(run) if run.is_finished else 0
     motifs = run.motifs.order_by("title")
     domains = None

@@ -1,4 +1,5 @@
-"""Mask import for scripts (status codes, not redirects), note length, camera MPO files."""
+"""Mask import: the page (a redirect with a message, whoever asks) and scripts (the API's status
+codes and messages), note length, camera MPO files."""
 
 import io
 import re
@@ -30,21 +31,28 @@ def _mask_file(motif: Motif, **kwargs) -> SimpleUploadedFile:
     return SimpleUploadedFile("mask.png", factories.mask_png_bytes(mask), "image/png")
 
 
-def _import(client, motif: Motif, *, mask=None, **extra):
+def _import(client, motif: Motif, *, mask=None, url=None, **extra):
     fields = {"mask": mask if mask is not None else _mask_file(motif)}
     fields.update({key: value for key, value in extra.items() if not key.startswith("HTTP_")})
     headers = {key: value for key, value in extra.items() if key.startswith("HTTP_")}
-    return client.post(reverse("heritage:annotation_import", args=[motif.pk]), fields, **headers)
+    return client.post(
+        url or reverse("heritage:annotation_import", args=[motif.pk]), fields, **headers
+    )
+
+
+def _api_import(client, motif: Motif, **extra):
+    """The same import by a script: the API's POST /api/v1/motifs/<id>/annotations/."""
+    return _import(client, motif, url=reverse("heritage_api:annotations", args=[motif.pk]), **extra)
 
 
 def test_a_script_gets_201_with_the_new_annotation(curator_client, motif):
-    response = _import(curator_client, motif, kinds=["crack"], HTTP_ACCEPT="application/json")
+    response = _api_import(curator_client, motif, kinds=["crack"])
 
     assert response.status_code == 201
     body = response.json()
     annotation = DamageAnnotation.objects.get()
     assert body["id"] == annotation.pk and annotation.method == "imported"
-    assert body["maskUrl"] == reverse("heritage:annotation_mask", args=[annotation.pk])
+    assert body["mask"] == reverse("heritage_api:annotation_mask", args=[annotation.pk])
 
 
 @pytest.mark.parametrize(
@@ -56,16 +64,20 @@ def test_a_script_gets_201_with_the_new_annotation(curator_client, motif):
         {"HTTP_ACCEPT": BROWSER, "HTTP_X_REQUESTED_WITH": "XMLHttpRequest"},
     ],
 )
-def test_a_refused_import_is_a_400_with_the_reason_for_non_browsers(curator_client, motif, headers):
+def test_a_refused_import_is_a_400_with_the_reason_for_scripts(curator_client, motif, headers):
     wrong_size = np.full((motif.height, motif.width + 1), 255, np.uint8)
-    mask = SimpleUploadedFile("mask.png", factories.mask_png_bytes(wrong_size), "image/png")
 
-    response = _import(curator_client, motif, mask=mask, **headers)
+    def mask():
+        return SimpleUploadedFile("mask.png", factories.mask_png_bytes(wrong_size), "image/png")
+
+    response = _api_import(curator_client, motif, mask=mask(), **headers)
 
     assert response.status_code == 400
-    error = response.json()["error"]
-    assert error.startswith("The mask was not imported:")
+    (error,) = response.json()["mask"]
     assert f"{motif.width + 1}x{motif.height}" in error
+    # The page answers every client alike: back to the motif, the reason in a message.
+    page = _import(curator_client, motif, mask=mask(), **headers)
+    assert page.status_code == 302 and page["Location"] == motif.get_absolute_url()
     assert not DamageAnnotation.objects.exists()
 
 
@@ -81,10 +93,10 @@ def test_a_browser_still_goes_back_to_the_motif_with_a_message(curator_client, m
 
 def test_a_missing_file_is_a_400_naming_the_field(curator_client, motif):
     response = curator_client.post(
-        reverse("heritage:annotation_import", args=[motif.pk]), {"notes": "no file"}
+        reverse("heritage_api:annotations", args=[motif.pk]), {"notes": "no file"}
     )
     assert response.status_code == 400
-    assert "required" in response.json()["error"]
+    assert response.json() == {"mask": ["This field is required."]}
 
 
 # Notes: a condition note, not a document
@@ -92,7 +104,7 @@ def test_a_missing_file_is_a_400_naming_the_field(curator_client, motif):
 
 def test_notes_over_the_limit_are_refused_everywhere_with_a_message(curator_client, curator, motif):
     huge = "x" * 5_000_000
-    by_script = _import(curator_client, motif, notes=huge)
+    by_script = _api_import(curator_client, motif, notes=huge)
     by_browser = _import(curator_client, motif, notes=huge, HTTP_ACCEPT=BROWSER)
     by_editor = curator_client.post(
         reverse("heritage:annotation_save", args=[motif.pk]),
@@ -100,7 +112,7 @@ def test_notes_over_the_limit_are_refused_everywhere_with_a_message(curator_clie
     )
 
     assert by_script.status_code == 400
-    assert f"at most {NOTES_MAX_LENGTH:,} characters" in by_script.json()["error"]
+    assert f"at most {NOTES_MAX_LENGTH:,} characters" in by_script.json()["notes"][0]
     assert by_browser.status_code == 302
     assert "at most 2,000 characters" in curator_client.get(by_browser["Location"]).content.decode()
     assert by_editor.status_code == 400
@@ -118,7 +130,7 @@ def test_notes_over_the_limit_are_refused_everywhere_with_a_message(curator_clie
 
 def test_notes_at_the_limit_are_kept_whole(curator_client, motif):
     notes = "n" * NOTES_MAX_LENGTH
-    assert _import(curator_client, motif, notes=notes).status_code == 201
+    assert _api_import(curator_client, motif, notes=notes).status_code == 201
     assert DamageAnnotation.objects.get().notes == notes
 
 
@@ -211,21 +223,21 @@ def test_a_browser_import_resizes_a_mask_of_the_motifs_proportions_and_says_so(
 
 def test_a_script_is_offered_the_resize_then_gets_it(curator_client, wide):
     _, upload = _half_size_mask()
-    refused = _import(curator_client, wide, mask=upload)
+    refused = _api_import(curator_client, wide, mask=upload)
 
     assert refused.status_code == 400
-    assert refused.json()["error"] == (
-        "The mask was not imported: The mask is 48x32 pixels but the motif is 96x64; it has the "
+    assert refused.json()["mask"] == [
+        "The mask is 48x32 pixels but the motif is 96x64; it has the "
         "motif's proportions, so it can be resized to 96x64 (nearest neighbour, which keeps its "
         "values): send resize=true."
-    )
+    ]
     assert not DamageAnnotation.objects.exists()
 
     _, upload = _half_size_mask()
-    accepted = _import(curator_client, wide, mask=upload, resize="true")
+    accepted = _api_import(curator_client, wide, mask=upload, resize="true")
 
     assert accepted.status_code == 201
-    assert accepted.json()["resizedFrom"] == [48, 32]
+    assert accepted.json()["resized_from"] == [48, 32]
 
 
 def test_a_mask_of_other_proportions_stays_refused_with_both_sizes(curator_client, wide):

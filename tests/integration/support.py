@@ -1,6 +1,7 @@
 """Real processes for the integration tests: free ports, servers, a minimal browser."""
 
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -68,7 +69,7 @@ def wait_for_port(port: int, proc, log: Path, timeout: float = 60) -> None:
 
 
 class Browser:
-    """Just enough of a browser: cookies, CSRF token, form posts, JSON answers."""
+    """Just enough of a browser: cookies, CSRF token, form posts, the API with the session."""
 
     def __init__(self, base: str):
         self.base = base
@@ -84,14 +85,26 @@ class Browser:
         self.post("/accounts/login/", {"username": username, "password": password}, token)
         assert self.cookie("sessionid")
 
-    def post(self, path: str, fields: dict, token: str | None = None, json_answer=False):
+    def post(self, path: str, fields: dict, token: str | None = None):
         data = urllib.parse.urlencode(
             {**fields, "csrfmiddlewaretoken": token or self.cookie("csrftoken")}
         ).encode()
         request = urllib.request.Request(f"{self.base}{path}", data=data)
         request.add_header("Referer", f"{self.base}{path}")
-        if json_answer:
-            request.add_header("Accept", "application/json")
+        return self._open(request)
+
+    def launch(self, *, annotation: int, engine: str, seed: int = 0, **params):
+        """POST /api/v1/jobs/ as the signed-in browser (session and CSRF header): (status, body)."""
+        body = {"annotation": annotation, "engine": engine, "seed": seed, "params": params}
+        request = urllib.request.Request(
+            f"{self.base}/api/v1/jobs/", data=json.dumps(body).encode(), method="POST"
+        )
+        request.add_header("Content-Type", "application/json")
+        request.add_header("X-CSRFToken", self.cookie("csrftoken"))
+        request.add_header("Referer", f"{self.base}/api/v1/jobs/")
+        return self._open(request)
+
+    def _open(self, request):
         try:
             response = self.opener.open(request, timeout=60)
         except urllib.error.HTTPError as error:

@@ -90,12 +90,9 @@ def test_job_created_over_http_streams_every_step_from_a_celery_worker(
         _wait_for_port(port, server, server_log)
         browser = _Browser(f"http://127.0.0.1:{port}")
         browser.sign_in("deploy-curator", "a-long-test-password")
-        status, body = browser.post(
-            f"/motifs/{motif.pk}/restore/",
-            {"annotation": annotation.pk, "engine": "exemplar", "seed": 4,
-             "param-exemplar-iterations": 4},
-            json_answer=True,
-        )  # fmt: skip
+        status, body = browser.launch(
+            annotation=annotation.pk, engine="exemplar", seed=4, iterations=4
+        )
         assert status == 202, body
         answer = json.loads(body)
         assert answer["status"] == "pending"

@@ -188,9 +188,7 @@ def _wait_until(condition, timeout: float, what: str, stack: Stack | None = None
 
 def _submit(session, engine: str, **params) -> int:
     browser, motif, annotation = session
-    fields = {"annotation": annotation.pk, "engine": engine, "seed": 1}
-    fields.update({f"param-{engine}-{name}": value for name, value in params.items()})
-    status, body = browser.post(f"/motifs/{motif.pk}/restore/", fields, json_answer=True)
+    status, body = browser.launch(annotation=annotation.pk, engine=engine, seed=1, **params)
     assert status == 202, body
     return json.loads(body)["id"]
 

@@ -83,9 +83,9 @@ def test_a_job_of_a_killed_embedded_server_runs_again_when_the_server_restarts(
         support.wait_for_port(port, first, log)
         browser = support.Browser(f"http://127.0.0.1:{port}")
         browser.sign_in("embedded-curator", "a-long-test-password")
-        fields = {"annotation": annotation.pk, "engine": "slow", "seed": 1}
-        fields.update({"param-slow-steps": 6, "param-slow-seconds": 1})
-        status, body = browser.post(f"/motifs/{motif.pk}/restore/", fields, json_answer=True)
+        status, body = browser.launch(
+            annotation=annotation.pk, engine="slow", seed=1, steps=6, seconds=1
+        )
         assert status == 202, body
         job_id = json.loads(body)["id"]
         _wait_until(

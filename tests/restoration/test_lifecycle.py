@@ -21,7 +21,6 @@ from restoration.models import RestorationJob
 from restoration.routing import websocket_urlpatterns
 
 Status = RestorationJob.Status
-JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 class BrokerDown(ConnectionError):
@@ -123,15 +122,15 @@ def test_a_job_submitted_while_the_broker_is_down_is_kept_and_sent_when_it_is_ba
     assert broker.sent == [job.pk], "a job just sent is not sent again"
 
 
-def test_the_job_page_answers_202_not_500_when_the_broker_is_down(
+def test_a_launch_answers_202_not_500_when_the_broker_is_down(
     curator_client, motif, simulated, broker, django_capture_on_commit_callbacks
 ):
     broker.up = False
     with django_capture_on_commit_callbacks(execute=True):
         response = curator_client.post(
-            reverse("restoration:job_create", args=[motif.pk]),
+            reverse("restoration_api:jobs"),
             {"annotation": simulated.pk, "engine": "telea", "seed": 0},
-            **JSON,
+            content_type="application/json",
         )
     assert response.status_code == 202, response.content
     job = RestorationJob.objects.get(pk=response.json()["id"])

@@ -11,7 +11,6 @@ from tests import factories
 from tests.restoration import fakes
 
 Status = RestorationJob.Status
-JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 @pytest.fixture
@@ -46,16 +45,17 @@ def test_stylize_redirects_a_curator_to_the_job_page(curator_client, photo, tint
     assert (job.seed, job.params) == (5, {"strength": 0.75})
 
 
-def test_stylize_answers_json_clients_with_202_and_the_websocket(curator_client, photo, tint):
-    response = curator_client.post(_url(photo), {"engine": "tint", "seed": "0"}, **JSON)
+def test_a_script_stylizes_through_the_api_with_202_and_the_websocket(curator_client, photo, tint):
+    response = curator_client.post(
+        reverse("restoration_api:style_jobs"),
+        {"motif": photo.pk, "engine": "tint"},
+        content_type="application/json",
+    )
     job = RestorationJob.objects.get()
     assert response.status_code == 202
-    assert response.json() == {
-        "id": job.pk,
-        "status": "pending",
-        "url": job.get_absolute_url(),
-        "websocket": f"/ws/restoration/jobs/{job.pk}/",
-    }
+    body = response.json()
+    assert (body["id"], body["status"], body["page"]) == (job.pk, "pending", job.get_absolute_url())
+    assert body["websocket"] == f"/ws/restoration/jobs/{job.pk}/"
 
 
 @pytest.mark.parametrize(
@@ -70,11 +70,17 @@ def test_stylize_answers_json_clients_with_202_and_the_websocket(curator_client,
 def test_stylize_refuses_bad_requests_and_starts_nothing(
     curator_client, photo, tint, data, message
 ):
-    response = curator_client.post(_url(photo), data, **JSON)
-    assert response.status_code == 400
-    assert message in response.json()["error"]
     page = curator_client.post(_url(photo), data, follow=True)
     assert "The style transfer was not started" in page.content.decode()
+    assert message.replace("'", "&#x27;") in page.content.decode()
+    # The API refuses the same request with the same words.
+    params = {k.rpartition("-")[2]: v for k, v in data.items() if k.startswith("param-")}
+    body = {"motif": photo.pk, "engine": data["engine"], "seed": data["seed"], "params": params}
+    response = curator_client.post(
+        reverse("restoration_api:style_jobs"), body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert message in str(response.json())
     assert not RestorationJob.objects.exists()
 
 
@@ -84,7 +90,7 @@ def test_stylize_is_refused_to_experts(expert_client, photo, tint):
 
 
 def test_stylize_sends_visitors_to_the_login_page(client, photo, tint):
-    response = client.post(_url(photo), {"engine": "tint", "seed": "0"}, **JSON)
+    response = client.post(_url(photo), {"engine": "tint", "seed": "0"})
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
     assert not RestorationJob.objects.exists()
 

@@ -15,8 +15,6 @@ from tests.restoration import fakes
 
 Status = RestorationJob.Status
 
-JSON = {"HTTP_ACCEPT": "application/json"}
-
 
 def _form(annotation, engine="telea", **params) -> dict:
     data = {"annotation": annotation.pk, "engine": engine, "seed": "4"}
@@ -80,41 +78,37 @@ def test_job_create_passes_colour_correction_and_only_the_chosen_engines_params(
     assert job.colour_correction is True
 
 
-def test_job_create_answers_json_clients_with_202_and_the_websocket(
-    curator_client, motif, simulated
-):
-    response = curator_client.post(_create_url(motif), _form(simulated), **JSON)
+def test_job_create_answers_every_client_with_the_job_page(curator_client, motif, simulated):
+    # Scripts launch through the API (tests/api/test_jobs_api.py): the page has no JSON answer.
+    response = curator_client.post(
+        _create_url(motif), _form(simulated), HTTP_ACCEPT="application/json"
+    )
 
     job = RestorationJob.objects.get()
-    assert response.status_code == 202
-    assert response["Content-Type"] == "application/json"
-    assert response.json() == {
-        "id": job.pk,
-        "status": "pending",
-        "url": _detail_url(job),
-        "websocket": f"/ws/restoration/jobs/{job.pk}/",
-    }
+    assert response.status_code == 302 and response.url == _detail_url(job)
 
 
 def test_job_create_queues_the_job_only_on_commit(
     curator_client, motif, simulated, dispatched, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = curator_client.post(_create_url(motif), _form(simulated), **JSON)
-        assert response.status_code == 202
+        response = curator_client.post(_create_url(motif), _form(simulated))
+        assert response.status_code == 302
         assert dispatched == [], "queued before the job row was committed"
     assert len(callbacks) == 1
-    assert dispatched == [response.json()["id"]]
+    assert dispatched == [RestorationJob.objects.get().pk]
 
 
 def test_job_create_refuses_bad_parameters_naming_them(
     curator_client, motif, simulated, dispatched, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = curator_client.post(_create_url(motif), _form(simulated, radius="500"), **JSON)
+        response = curator_client.post(
+            _create_url(motif), _form(simulated, radius="500"), follow=True
+        )
 
-    assert response.status_code == 400
-    assert "radius" in response.json()["error"]
+    text = [str(message) for message in response.context["messages"]]
+    assert any("radius" in line for line in text), text
     assert not RestorationJob.objects.exists()
     assert dispatched == []
 
@@ -131,10 +125,10 @@ def test_job_create_refuses_bad_parameters_on_the_page_with_a_message(
 
 
 def test_job_create_refuses_an_unknown_engine(curator_client, motif, simulated):
-    response = curator_client.post(_create_url(motif), _form(simulated, "nope"), **JSON)
+    response = curator_client.post(_create_url(motif), _form(simulated, "nope"), follow=True)
 
-    assert response.status_code == 400
-    assert "nope" in response.json()["error"]
+    text = [str(message) for message in response.context["messages"]]
+    assert any("not started" in line and "nope" in line for line in text), text
     assert not RestorationJob.objects.exists()
 
 
@@ -142,21 +136,22 @@ def test_job_create_refuses_an_annotation_of_another_motif(curator, curator_clie
     other = factories.make_demo_motif(user=curator, seed=1, title="Other motif")
     foreign = factories.make_annotation(motif=other, user=curator)
 
-    response = curator_client.post(_create_url(motif), _form(foreign), **JSON)
+    response = curator_client.post(_create_url(motif), _form(foreign), follow=True)
 
-    assert response.status_code == 400
+    text = [str(message) for message in response.context["messages"]]
+    assert any("not started" in line for line in text), text
     assert not RestorationJob.objects.exists()
 
 
 def test_job_create_is_refused_to_experts(expert_client, motif, simulated):
-    response = expert_client.post(_create_url(motif), _form(simulated), **JSON)
+    response = expert_client.post(_create_url(motif), _form(simulated))
 
     assert response.status_code == 403
     assert not RestorationJob.objects.exists()
 
 
 def test_job_create_sends_visitors_to_the_login_page(client, motif, simulated):
-    response = client.post(_create_url(motif), _form(simulated), **JSON)
+    response = client.post(_create_url(motif), _form(simulated))
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
@@ -172,7 +167,7 @@ def test_job_page_is_hidden_from_experts_whether_or_not_the_job_exists(
     job = _job(curator, simulated, "exemplar")
     missing = reverse("restoration:job_detail", args=[job.pk + 1000])
 
-    for headers in ({}, JSON):
+    for headers in ({}, {"HTTP_ACCEPT": "application/json"}):
         seen = expert_client.get(_detail_url(job), **headers)
         unknown = expert_client.get(missing, **headers)
         # Jobs name their engines, which experts must not learn: refused, and a job that
@@ -185,7 +180,7 @@ def test_job_page_is_hidden_from_experts_whether_or_not_the_job_exists(
 def test_job_page_sends_visitors_to_the_login_page(client, curator, simulated):
     job = _job(curator, simulated)
 
-    for headers in ({}, JSON):
+    for headers in ({}, {"HTTP_ACCEPT": "application/json"}):
         response = client.get(_detail_url(job), **headers)
         assert response.status_code == 302
         assert response.url.startswith(reverse("login"))
@@ -213,14 +208,17 @@ def test_job_page_shows_live_progress_while_pending(curator, curator_client, sim
     assert state["job"] == job.pk and state["status"] == "pending"
 
 
-def test_job_state_as_json(curator, curator_client, simulated):
+def test_job_state_for_scripts_is_the_apis(curator, curator_client, simulated):
     job = _job(curator, simulated)
 
-    response = curator_client.get(_detail_url(job), **JSON)
+    response = curator_client.get(reverse("restoration_api:job", args=[job.pk]))
 
     assert response.status_code == 200
-    assert response.json()["job"] == job.pk
+    assert response.json()["id"] == job.pk
     assert response.json()["status"] == "pending"
+    # The page answers HTML whatever the client accepts.
+    page = curator_client.get(_detail_url(job), HTTP_ACCEPT="application/json")
+    assert page["Content-Type"].startswith("text/html")
 
 
 def test_job_page_shows_the_result_with_provenance_and_metrics(curator, curator_client, simulated):
@@ -522,15 +520,15 @@ def test_motif_page_hides_the_restoration_panel_from_experts(curator, expert_cli
         assert f'data-engine-params="{engine}"' not in html
 
 
-def test_job_json_state_is_json_serialisable_after_a_run(curator, curator_client, simulated):
+def test_job_state_is_json_serialisable_after_a_run(curator, curator_client, simulated):
     job = _ran(curator, simulated)
 
-    response = curator_client.get(_detail_url(job), **JSON)
-
-    state = json.loads(response.content)
+    state = json.loads(json.dumps(selectors.job_state(job=job)))
     assert state["status"] == "succeeded"
     assert state["result_url"] == _detail_url(job) + "#result"
     assert state["step"] == state["total"] > 0
+    api = curator_client.get(reverse("restoration_api:job", args=[job.pk])).json()
+    assert api["result"] == reverse("restoration_api:job_result", args=[job.pk])
 
 
 def test_motif_page_survives_an_engine_that_cannot_be_loaded(curator_client, simulated, settings):
@@ -606,13 +604,13 @@ def test_job_create_refuses_a_checkpoint_of_another_engine(
     weights = _weights(settings, tmp_path)
 
     response = curator_client.post(
-        _create_url(simulated.motif),
-        {**_form(simulated, "exemplar"), "checkpoint": weights.pk},
-        **JSON,
+        reverse("restoration_api:jobs"),
+        {"annotation": simulated.pk, "engine": "exemplar", "checkpoint": weights.pk},
+        content_type="application/json",
     )
 
     assert response.status_code == 400
-    assert "holds weights of engine 'weights', not 'exemplar'" in response.json()["error"]
+    assert "holds weights of engine 'weights', not 'exemplar'" in response.json()["detail"]
     assert not RestorationJob.objects.exists()
 
 
