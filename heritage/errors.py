@@ -38,6 +38,13 @@ def wants_html(request: HttpRequest) -> bool:
     return "text/html" in request.headers.get("Accept", "")
 
 
+def _json(request: HttpRequest, message: str, status: int) -> JsonResponse:
+    """A script's answer: {"error": message}, or under /api/ the API's own format
+    ({"detail": message}, heritage.api.errors), so every API answer has one shape."""
+    key = "detail" if request.path.startswith("/api/") else "error"
+    return JsonResponse({key: message}, status=status)
+
+
 def _message(exception: Exception | None) -> str:
     if isinstance(exception, MultiPartParserError):
         if "header size" in str(exception):
@@ -55,13 +62,13 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     """handler400: the reason the request was refused, for a person or a script."""
     message = _message(exception)
     if not wants_html(request):
-        return JsonResponse({"error": message}, status=400)
+        return _json(request, message, 400)
     return render(request, "400.html", {"message": message}, status=400)
 
 
 def _answer(request: HttpRequest, status: int, template: str, message: str, **context):
     if not wants_html(request):
-        return JsonResponse({"error": message}, status=status)
+        return _json(request, message, status)
     return render(request, template, {"message": message, **context}, status=status)
 
 
@@ -95,5 +102,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
     for the reason the page did (a database or template fault in a context processor)."""
     message = "Something went wrong on our side; the error has been logged. Please try again."
     if not wants_html(request):
-        return JsonResponse({"error": message}, status=500)
+        return _json(request, message, 500)
     return HttpResponseServerError(loader.get_template("500.html").render({"message": message}))
