@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import shlex
 import statistics
 import sys
@@ -74,7 +75,7 @@ def ensure_classifier(folder: Path, *, colour_negatives: bool, held_out: Path) -
 
 
 def engine_stylizer(name: str, checkpoint: Path) -> tuple[Stylize | None, str]:
-    """(stylize function, "") for an engine with its checkpoint, or (None, reason to skip)."""
+    """(stylize function, note on the checkpoint) for an engine, or (None, reason to skip)."""
     if not checkpoint.exists():
         return None, f"{name}: skipped, no checkpoint at `{checkpoint}`"
     from restoration import pipeline
@@ -89,7 +90,12 @@ def engine_stylizer(name: str, checkpoint: Path) -> tuple[Stylize | None, str]:
     def stylize(image: np.ndarray) -> np.ndarray:
         return pipeline.stylize(engine, image, seed=0, params=None).image
 
-    return stylize, ""
+    config = checkpoint / "config.json" if checkpoint.is_dir() else None
+    steps = ""
+    if config is not None and config.is_file():
+        described = json.loads(config.read_text())
+        steps = f", {described.get('variant', name)}, {described.get('steps', '?')} training steps"
+    return stylize, f"{name}: checkpoint `{checkpoint}`{steps}"
 
 
 def measure_method(
@@ -190,7 +196,9 @@ def main() -> None:
     )
     parser.add_argument("--cyclegan", type=Path, default=ROOT / "models" / "cyclegan-qinglv")
     parser.add_argument("--cut", type=Path, default=ROOT / "models" / "cut-qinglv")
-    parser.add_argument("--images", type=int, default=0, help="at most this many (0: all)")
+    parser.add_argument(
+        "--images", type=int, default=0, help="at most this many, evenly spaced (0: all)"
+    )
     parser.add_argument("--grid-rows", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--grid", type=Path, default=ROOT / "docs" / "style_samples.jpg")
@@ -212,27 +220,29 @@ def main() -> None:
     torch.set_num_threads(2)
 
     paths = classifier.image_files([args.photos])
-    if args.images:
-        paths = paths[: args.images]
+    if args.images and args.images < len(paths):
+        # Evenly spaced over the sorted names, so that every source of photos is represented.
+        paths = [paths[round(i)] for i in np.linspace(0, len(paths) - 1, args.images)]
     inputs = [measure.square(classifier.read_image(p), 512) for p in paths]
     style_paths = classifier.image_files(args.style)
     style_features = classifier.features(model, (classifier.read_image(p) for p in style_paths))
     palette = measure.Palette.from_json(meta["palette"])
 
-    methods: list[tuple[str, Stylize]] = [
-        ("photo (unchanged)", lambda image: image.copy()),
-        ("reinhard", lambda image: measure.reinhard(image, palette)),
+    methods: list[tuple[str, Callable[[], tuple[Stylize | None, str]]]] = [
+        ("photo (unchanged)", lambda: (lambda image: image.copy(), "")),
+        ("reinhard", lambda: (lambda image: measure.reinhard(image, palette), "")),
     ]
-    skipped = []
+    # Engines load one at a time, when measured: the registry keeps few models loaded.
     for name in ENGINES:
-        stylize, reason = engine_stylizer(name, getattr(args, name))
+        methods.append((name, lambda name=name: engine_stylizer(name, getattr(args, name))))
+    rows, columns, notes = [], {"input": inputs}, []
+    for label, make in methods:
+        stylize, note = make()
+        if note:
+            notes.append(note)
+            print(note, flush=True)
         if stylize is None:
-            skipped.append(reason)
-            print(reason, flush=True)
-        else:
-            methods.append((name, stylize))
-    rows, columns = [], {"input": inputs}
-    for label, stylize in methods:
+            continue
         row, outputs = measure_method(
             label, stylize, inputs, model=model, ablation=ablation, style_features=style_features
         )
@@ -285,7 +295,7 @@ def main() -> None:
         "",
         *table(rows),
         "",
-        *[f"- {line}" for line in skipped],
+        *[f"- {line}" for line in notes],
         "",
         grid_line,
         "",

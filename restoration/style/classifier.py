@@ -59,12 +59,16 @@ class ClassifierOptions:
     """Training settings of `train_classifier`."""
 
     size: int = 128  # crop side
+    short_side: int = SHORT_SIDE  # images are prepared (and judged) at this shorter side
     steps: int = 500
     batch: int = 16
     lr: float = 2e-3
     width: int = 24  # channels of the first stage (x2 per stage, four stages)
     seed: int = 0
     colour_negatives: bool = True
+    # Colour-transferred photos also smoothed (Gaussian blur, sigma 1-3 px at crop scale): a
+    # blurred photo in the style palette is not the style either.
+    smooth_negatives: bool = False
     threads: int | None = None
     extra: dict = field(default_factory=dict)
 
@@ -75,9 +79,10 @@ class StyleCNN(nn.Module):
     Input (N, 3, H, W) float in [0, 1], any H, W >= 16; `features` gives (N, 8 * width).
     """
 
-    def __init__(self, width: int = 24) -> None:
+    def __init__(self, width: int = 24, short_side: int = SHORT_SIDE) -> None:
         super().__init__()
         self.width = width
+        self.short_side = short_side  # `probabilities` and `features` prepare images to it
         layers: list[nn.Module] = []
         channels = [3, width, 2 * width, 4 * width, 8 * width]
         for before, after in zip(channels, channels[1:], strict=False):
@@ -151,12 +156,20 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_examples(paths: Iterable[Path], group: str, subset: str = "") -> list[Example]:
+def load_examples(
+    paths: Iterable[Path], group: str, subset: str = "", short_side: int = SHORT_SIDE
+) -> list[Example]:
     """Examples of `group` from image files and folders. Raises ValueError for a bad path/file."""
     if group not in GROUPS:
         raise ValueError(f"group must be one of {GROUPS}, got {group!r}")
     return [
-        Example(path.name, group, prepare(read_image(path)), subset or group, file_sha256(path))
+        Example(
+            path.name,
+            group,
+            prepare(read_image(path), short_side),
+            subset or group,
+            file_sha256(path),
+        )
         for path in image_files(paths)
     ]
 
@@ -215,7 +228,8 @@ def train_classifier(
 
     Each batch is half style crops, half negatives: photos, other paintings and, with
     options.colour_negatives, photos Reinhard-transferred to the Lab statistics of a random style
-    training image (a third each; without colour negatives, half photos and half others).
+    training image (a third each; without colour negatives, half photos and half others); with
+    options.smooth_negatives, also such photos blurred (then a quarter each).
     `on_step(step, total, loss)` is called after each step. The metadata holds the options, the
     pooled Lab palette of the style images (the Reinhard baseline's target), the training files
     and the seconds spent. Raises ValueError when a group has no example.
@@ -230,7 +244,9 @@ def train_classifier(
     torch.manual_seed(options.seed)
     style_palettes = [measure.lab_statistics(e.image) for e in by_group["style"]]
     kinds = ["photo", "reinhard", "other"] if options.colour_negatives else ["photo", "other"]
-    model = StyleCNN(options.width)
+    if options.smooth_negatives:
+        kinds.append("smoothed")
+    model = StyleCNN(options.width, options.short_side)
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=options.lr, total_steps=options.steps, pct_start=0.15
@@ -249,9 +265,11 @@ def train_classifier(
             kind = kinds[rng.integers(len(kinds))]
             members = by_group["other" if kind == "other" else "photo"]
             crop = _crop(members[rng.integers(len(members))].image, options.size, rng)
-            if kind == "reinhard":
+            if kind in ("reinhard", "smoothed"):
                 target = style_palettes[rng.integers(len(style_palettes))]
                 crop = measure.reinhard(np.ascontiguousarray(crop), target)
+            if kind == "smoothed":
+                crop = cv2.GaussianBlur(crop, (0, 0), rng.uniform(1.0, 3.0))
             crops.append(crop)
             labels.append(0.0)
         logits = model(_tensor([np.ascontiguousarray(c) for c in crops]))
@@ -265,7 +283,7 @@ def train_classifier(
             on_step(step + 1, options.steps, losses[-1])
     model.eval()
     meta = {
-        "architecture": {"width": options.width, "short_side": SHORT_SIDE},
+        "architecture": {"width": options.width, "short_side": options.short_side},
         "threshold": THRESHOLD,
         "palette": measure.palette([e.image for e in by_group["style"]]).as_json(),
         "options": asdict(options),
@@ -281,7 +299,7 @@ def _run(model: StyleCNN, images: Iterable[np.ndarray], what: str) -> np.ndarray
     model.eval()
     rows = []
     for image in images:
-        x = _tensor([prepare(image)])
+        x = _tensor([prepare(image, model.short_side)])
         if what == "features":
             rows.append(model.features(x)[0].numpy())
         else:
@@ -356,7 +374,8 @@ def load(folder: Path) -> tuple[StyleCNN, dict]:
         )
     try:
         meta = json.loads((folder / CONFIG).read_text())
-        model = StyleCNN(int(meta["architecture"]["width"]))
+        architecture = meta["architecture"]
+        model = StyleCNN(int(architecture["width"]), int(architecture["short_side"]))
         model.load_state_dict(load_file(folder / WEIGHTS))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ValueError(f"{folder}: not a readable style classifier ({exc})") from exc
@@ -385,21 +404,22 @@ def train_from_folders(
     rate judges): any photo with the same content hash goes to the test side, and these photos
     are tested on too. Raises ValueError for missing or unreadable inputs.
     """
+    side = options.short_side
     examples = (
-        load_examples(style, "style")
-        + load_examples(photos, "photo")
-        + load_examples(other, "other")
+        load_examples(style, "style", short_side=side)
+        + load_examples(photos, "photo", short_side=side)
+        + load_examples(other, "other", short_side=side)
     )
     train, test = split(examples, fraction)
     if held_out_photos:
-        reserved = load_examples(held_out_photos, "photo", "photo (GAN held-out)")
+        reserved = load_examples(held_out_photos, "photo", "photo (GAN held-out)", side)
         hashes = {e.sha256 for e in reserved}
         train = [e for e in train if e.sha256 not in hashes]
         test = [e for e in test if e.sha256 not in hashes] + reserved
     if test_style:
-        test += load_examples(test_style, "style", "style (extra)")
+        test += load_examples(test_style, "style", "style (extra)", side)
     if test_other:
-        test += load_examples(test_other, "other", "other (extra)")
+        test += load_examples(test_other, "other", "other (extra)", side)
     model, meta = train_classifier(train, options, on_step=on_step)
     meta["held_out"] = evaluate(model, test)
     meta["held_out_fraction"] = fraction

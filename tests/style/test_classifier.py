@@ -69,7 +69,9 @@ def test_classifier_learns_to_separate_two_trivially_different_classes(tmp_path)
         + _examples("photo", _noise, 6, 100)
         + _examples("other", lambda s: _noise(s, tint=(60, 60, 60)), 6, 200)
     )
-    options = classifier.ClassifierOptions(size=24, steps=40, batch=8, lr=5e-3, width=4)
+    options = classifier.ClassifierOptions(
+        size=24, short_side=32, steps=40, batch=8, lr=5e-3, width=4, smooth_negatives=True
+    )
     steps = []
     model, meta = classifier.train_classifier(
         train, options, on_step=lambda step, total, loss: steps.append(step)

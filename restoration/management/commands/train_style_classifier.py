@@ -34,6 +34,11 @@ class Command(BaseCommand):
             action="store_true",
             help="leave out the Reinhard-transferred photos (to show what colour alone fools)",
         )
+        parser.add_argument(
+            "--smooth-negatives",
+            action="store_true",
+            help="also colour-transferred photos blurred (sigma 1-3 px) as negatives",
+        )
         parser.add_argument("--steps", type=int, default=500)
         parser.add_argument("--batch", type=int, default=16)
         parser.add_argument("--size", type=int, default=128, help="crop side in pixels")
@@ -57,6 +62,7 @@ class Command(BaseCommand):
             width=options["width"],
             seed=options["seed"],
             colour_negatives=not options["no_colour_negatives"],
+            smooth_negatives=options["smooth_negatives"],
             threads=options["threads"],
         )
         bar = tqdm(total=settings.steps, desc="style classifier", unit="step", file=self.stderr)
