@@ -36,13 +36,14 @@ def style_showcase(
     exhibition: Exhibition | None = None,
     caption: str = STYLE_CAPTION,
     study_slug: str = STYLE_STUDY_SLUG,
+    with_study: bool = True,
     open_study: bool = True,
 ) -> dict:
     """Exhibit the first stylized image and open a study of them all.
 
     - `exhibition` (optional): gains the first of `stylized` as a work of its photograph,
       unless it already shows that image;
-    - a study under `study_slug` (unless one exists): asks STYLE_QUESTION with one
+    - if `with_study`, a study under `study_slug` (unless one exists): asks STYLE_QUESTION with one
       image set per photograph, its stylized images and every one of `paintings` (real
       paintings, motifs of kind artwork) as the candidates; open at once if `open_study`.
       Each photograph needs two candidates: a second engine's image, or a painting.
@@ -75,7 +76,7 @@ def style_showcase(
                 restoration=first,
                 caption=caption,
             )
-        if not UserStudy.objects.filter(slug=study_slug).exists():
+        if with_study and not UserStudy.objects.filter(slug=study_slug).exists():
             made["study"] = studies.study_create(
                 created_by=curator,
                 title=STYLE_STUDY_TITLE,

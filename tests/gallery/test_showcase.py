@@ -57,3 +57,12 @@ def test_restorations_and_nothing_are_refused_and_nothing_is_written(
     assert lonely.value.code == "too_few_candidates"
     assert not ExhibitionEntry.objects.filter(restoration__in=stylized).exists()
     assert not UserStudy.objects.exists()
+
+
+def test_without_a_study_one_image_is_exhibited_alone(curator, published, stylized):
+    made = style_showcase(
+        curator=curator, stylized=stylized[:1], exhibition=published, with_study=False
+    )
+
+    assert made["entry"].restoration == stylized[0] and made["study"] is None
+    assert not UserStudy.objects.exists()
