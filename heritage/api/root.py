@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-# (name, URL name, who may use it, what it holds); the URL names are the apps' own.
+# (name, URL name or path, who may use it, what it holds); the URL names are the apps' own.
 PARTS = [
     ("sites", "heritage_api:sites", "curators write, experts read", "Sites of the catalogue."),
     (
@@ -41,6 +41,12 @@ PARTS = [
         "gallery_api:exhibitions",
         "everyone",
         "Published exhibitions and their works.",
+    ),
+    (
+        "studies",
+        "/api/v1/studies/{slug}/",
+        "everyone (results: curators)",
+        "Open user studies: the next image set, votes (the page's cookie and CSRF token).",
     ),
     (
         "review",
@@ -91,8 +97,13 @@ class ApiRootApi(APIView):
                 "errors": 'JSON: {"detail": "why"}, or {"<field>": ["why", ...]} for the '
                 "fields a request got wrong.",
                 "parts": {
-                    name: {"url": reverse(url_name), "who": who, "description": text}
-                    for name, url_name, who, text in PARTS
+                    name: {"url": _url(where), "who": who, "description": text}
+                    for name, where, who, text in PARTS
                 },
             }
         )
+
+
+def _url(where: str) -> str:
+    # A part without a list of its own (a study is reached by its slug) gives its path.
+    return where if where.startswith("/") else reverse(where)
