@@ -3,7 +3,8 @@
 It judges stylized photos for the deception rate (seed 003 Table 4; Sanakoyeu et al. 2018) and its
 penultimate layer gives the features of KID (`features`). Positives: the target-style paintings.
 Negatives: photos, other painting styles, and by default photos colour-transferred to the style
-palette with Reinhard (`measure.reinhard`), so that the palette alone does not pass for the style.
+palette with Reinhard (`measure.reinhard`), as they are and blurred, so that neither the palette
+alone nor the palette on a softened photo passes for the style.
 
 Every image is seen with its shorter side at `SHORT_SIDE` pixels (longer side at most three times
 that, centre-cropped): training takes random crops of it (random scale 0.75-1.25 and horizontal
@@ -60,15 +61,15 @@ class ClassifierOptions:
 
     size: int = 128  # crop side
     short_side: int = SHORT_SIDE  # images are prepared (and judged) at this shorter side
-    steps: int = 500
+    steps: int = 1200
     batch: int = 16
     lr: float = 2e-3
     width: int = 24  # channels of the first stage (x2 per stage, four stages)
     seed: int = 0
     colour_negatives: bool = True
     # Colour-transferred photos also smoothed (Gaussian blur, sigma 1-3 px at crop scale): a
-    # blurred photo in the style palette is not the style either.
-    smooth_negatives: bool = False
+    # blurred photo in the style palette is not the style either. Only with colour_negatives.
+    smooth_negatives: bool = True
     threads: int | None = None
     extra: dict = field(default_factory=dict)
 
@@ -228,8 +229,8 @@ def train_classifier(
 
     Each batch is half style crops, half negatives: photos, other paintings and, with
     options.colour_negatives, photos Reinhard-transferred to the Lab statistics of a random style
-    training image (a third each; without colour negatives, half photos and half others); with
-    options.smooth_negatives, also such photos blurred (then a quarter each).
+    training image, and with options.smooth_negatives such photos blurred too (a quarter each;
+    without colour negatives, half photos and half others).
     `on_step(step, total, loss)` is called after each step. The metadata holds the options, the
     pooled Lab palette of the style images (the Reinhard baseline's target), the training files
     and the seconds spent. Raises ValueError when a group has no example.
@@ -244,7 +245,7 @@ def train_classifier(
     torch.manual_seed(options.seed)
     style_palettes = [measure.lab_statistics(e.image) for e in by_group["style"]]
     kinds = ["photo", "reinhard", "other"] if options.colour_negatives else ["photo", "other"]
-    if options.smooth_negatives:
+    if options.colour_negatives and options.smooth_negatives:
         kinds.append("smoothed")
     model = StyleCNN(options.width, options.short_side)
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=1e-4)

@@ -56,8 +56,28 @@ def test_measure_method_scores_a_stand_in_engine(tiny_classifier):
     lines = bench.table([row])
     assert lines[2].startswith("| cyclegan | 4 | ") and "| 0.602 |" in lines[2]
 
+    held_out = {
+        "accuracy": 0.95,
+        "subsets": {"style (extra)": {"n": 3, "correct": 0, "accuracy": 0}},
+    }
+    said = bench.findings([row], held_out)
+    assert said[0].startswith("- cyclegan: deception ") and "seed 003: 0.602" in said[0]
+    assert "0.950 (meets the 0.9 target)" in said[-1] and "0 of the 3" in said[-1]
+
     grid = bench.sample_grid(["a", "b"], {"input": inputs, "cyclegan": outputs}, [0, 3])
     assert grid.size == (2 * bench.GRID_CELL, 18 + 2 * bench.GRID_CELL)
+
+
+def test_findings_say_when_colour_alone_fools_the_classifier():
+    estimate = measure.Estimate
+    row = {
+        "method": "reinhard",
+        "deception": estimate(0.1, 0.05, 0.2),
+        "ablation": estimate(0.7, 0.6, 0.8),
+    }
+    said = bench.findings([row], {"accuracy": 0.8, "subsets": {}})
+    assert "70%" in said[0] and "10%" in said[0] and "colour alone fools" in said[0]
+    assert "misses the 0.9 target" in said[-1]
 
 
 def test_engine_without_checkpoint_is_skipped_with_a_reason(tmp_path):

@@ -10,8 +10,9 @@ class Command(BaseCommand):
     help = (
         "Train the style classifier of the deception rate: target-style paintings against photos, "
         "other painting styles and (unless --no-colour-negatives) photos colour-transferred to the "
-        "style palette. Holds out a share of each group (whole Qianli crop indices), prints the "
-        "accuracy on held-out real images and writes classifier.safetensors + classifier.json."
+        "style palette, as they are and blurred. Holds out a share of each group (whole Qianli "
+        "crop indices), prints the accuracy on held-out real images and writes "
+        "classifier.safetensors + classifier.json."
     )
     requires_system_checks = []
 
@@ -32,14 +33,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-colour-negatives",
             action="store_true",
-            help="leave out the Reinhard-transferred photos (to show what colour alone fools)",
+            help="leave out the Reinhard-transferred photos, blurred or not (to show what colour "
+            "alone fools)",
         )
         parser.add_argument(
-            "--smooth-negatives",
+            "--no-smooth-negatives",
             action="store_true",
-            help="also colour-transferred photos blurred (sigma 1-3 px) as negatives",
+            help="leave out the blurred (sigma 1-3 px) colour-transferred photos",
         )
-        parser.add_argument("--steps", type=int, default=500)
+        parser.add_argument("--steps", type=int, default=1200)
         parser.add_argument("--batch", type=int, default=16)
         parser.add_argument("--size", type=int, default=128, help="crop side in pixels")
         parser.add_argument("--width", type=int, default=24, help="channels of the first stage")
@@ -62,7 +64,7 @@ class Command(BaseCommand):
             width=options["width"],
             seed=options["seed"],
             colour_negatives=not options["no_colour_negatives"],
-            smooth_negatives=options["smooth_negatives"],
+            smooth_negatives=not options["no_smooth_negatives"],
             threads=options["threads"],
         )
         bar = tqdm(total=settings.steps, desc="style classifier", unit="step", file=self.stderr)
