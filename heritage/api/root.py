@@ -37,6 +37,12 @@ PARTS = [
         "Launch a style transfer of a whole motif (202); followed under jobs.",
     ),
     (
+        "training-runs",
+        "restoration_api:training_runs",
+        "curators",
+        "Training runs: start (202), loss and samples, cancel, resume.",
+    ),
+    (
         "exhibitions",
         "gallery_api:exhibitions",
         "everyone",

@@ -134,13 +134,21 @@ def _params(body: dict) -> dict:
     return params
 
 
+def _choice(value):
+    """An id for a form's model choice; anything no database id can be reads as "x", which
+    the form refuses as an unknown choice without asking the database (SQLite cannot compare
+    integers past 64 bits)."""
+    if value is None or value == "":
+        return ""
+    return value if parse_id(value) is not None else "x"
+
+
 def _form_data(body: dict, **more) -> dict:
     """What the page's form would post for this body (the form validates it)."""
-    checkpoint = body.get("checkpoint")
     return {
         "engine": body.get("engine"),
         "seed": body.get("seed", 0),
-        "checkpoint": "" if checkpoint is None else checkpoint,
+        "checkpoint": _choice(body.get("checkpoint")),
         **more,
     }
 
@@ -216,7 +224,7 @@ class JobListApi(generics.ListAPIView):
         form = JobCreateForm(
             _form_data(
                 body,
-                annotation=body.get("annotation"),
+                annotation=_choice(body.get("annotation")),
                 colour_correction=body.get("colour_correction") is True,
             ),
             # No annotation: the form offers none, and refuses the one sent as the page would.

@@ -1,7 +1,7 @@
-"""REST API of engines and jobs under /api/v1/."""
+"""REST API of engines, jobs and training runs under /api/v1/."""
 
-from restoration.api import engines, jobs
+from restoration.api import engines, jobs, training
 
 app_name = "restoration_api"
 
-urlpatterns = [*engines.urlpatterns, *jobs.urlpatterns]
+urlpatterns = [*engines.urlpatterns, *jobs.urlpatterns, *training.urlpatterns]

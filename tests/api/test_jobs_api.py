@@ -186,3 +186,14 @@ def test_results_and_their_files_are_for_curators_only(
         assert expert_client.get(url).status_code == 403
     assert curator_api.get(result["files"]["outline"]).status_code == 200
     assert curator_api.get(f"{job['url']}result/nope/").status_code == 404
+
+
+@pytest.mark.parametrize("field", ["annotation", "checkpoint"])
+def test_ids_no_database_holds_are_refused_as_unknown_choices(curator_api, simulated, field):
+    body = {"annotation": simulated.pk, "engine": "telea", field: 2**70}
+    response = curator_api.post(JOBS, body, format="json")
+    assert response.status_code == 400
+    assert response.json()[field] == [
+        "Select a valid choice. That choice is not one of the available choices."
+    ]
+    assert not RestorationJob.objects.exists()

@@ -13,12 +13,14 @@ A new endpoint fails `test_the_table_covers_every_operation` until its row is wr
 """
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from gallery.models import ReviewItem
 from gallery.services import exhibitions, reviews, studies
 from heritage import services as heritage_services
+from restoration import training_runs
 from tests import factories
 from tests.api.conftest import token_client
 
@@ -46,6 +48,11 @@ MATRIX = {
     "/api/v1/jobs/{id}/retry/": ("-----", "NNNYY"),
     "/api/v1/jobs/{id}/result/": ("NNNYY", "-----"),
     "/api/v1/jobs/{id}/result/{kind}/": ("NNNYY", "-----"),
+    "/api/v1/training-runs/": ("NNNYY", "NNNYY"),
+    "/api/v1/training-runs/{id}/": ("NNNYY", "-----"),
+    "/api/v1/training-runs/{id}/cancel/": ("-----", "NNNYY"),
+    "/api/v1/training-runs/{id}/resume/": ("-----", "NNNYY"),
+    "/api/v1/training-runs/{id}/sample/": ("NNNYY", "-----"),
     # Public: published exhibitions and open studies (votes need the page's CSRF token).
     "/api/v1/exhibitions/": ("YYYYY", "-----"),
     "/api/v1/exhibitions/{slug}/": ("YYYYY", "-----"),
@@ -65,9 +72,11 @@ MATRIX = {
 
 
 @pytest.fixture
-def world(curator, expert, media):
+def world(curator, expert, media, settings):
     """One of everything the endpoints name: site, motif, annotation, finished job, engine,
-    published exhibition, open study, open review campaign with an item for the expert."""
+    training run with a sample, published exhibition, open study, open review campaign with an
+    item for the expert."""
+    settings.TRAINING_MIN_MOTIFS = 1
     motif = factories.make_demo_motif(user=curator, width=96, height=64)
     annotation = heritage_services.annotation_simulate(
         motif=motif, author=curator, protocol="blocks", seed=1
@@ -97,8 +106,13 @@ def world(curator, expert, media):
         experts=[expert],
         open_now=True,
     )
+    run = training_runs.training_run_create(
+        requested_by=curator, engine="prior_diffusion", motifs=[motif], options={}, queue=False
+    )
+    run.latest_sample.save("sample.jpg", ContentFile(factories.jpeg_bytes()))
     return {
         "{id}": {
+            "training-runs": run.pk,
             "sites": motif.site_id,
             "motifs": motif.pk,
             "annotations": annotation.pk,
