@@ -228,7 +228,7 @@ def accuracy_text(meta: dict, name: str) -> str:
     return (
         f"{name}: accuracy {held['accuracy']:.3f} (balanced {held['balanced_accuracy']:.3f}) on "
         f"{held['n']} held-out real images ({subsets}); {meta['options']['steps']} steps, "
-        f"{meta['seconds'] / 60:.0f} CPU minutes"
+        f"{meta['seconds'] / 60:.0f} minutes of training"
     )
 
 
@@ -342,8 +342,8 @@ def main() -> None:
         "",
         *table(rows),
         "",
-        *findings(rows, meta["held_out"]),
         *[f"- {line}" for line in notes],
+        *findings(rows, meta["held_out"]),
         "",
         grid_line,
         "",
