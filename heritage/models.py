@@ -12,6 +12,8 @@ class User(AbstractUser):
         EXPERT = "expert", "Expert"
 
     role = models.CharField(max_length=16, choices=Role.choices, blank=True)
+    # A curator who may invite people, change roles and deactivate accounts on the Team page.
+    manages_team = models.BooleanField(default=False)
 
     @property
     def is_curator(self) -> bool:
@@ -20,6 +22,12 @@ class User(AbstractUser):
     @property
     def is_expert(self) -> bool:
         return self.is_active and self.role == self.Role.EXPERT
+
+    @property
+    def is_team_manager(self) -> bool:
+        return self.is_active and (
+            self.is_superuser or (self.role == self.Role.CURATOR and self.manages_team)
+        )
 
 
 class Site(models.Model):
@@ -202,3 +210,37 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Invitation(models.Model):
+    """An invitation to join as expert or curator: a single-use link that expires.
+
+    The account is made when the invitee sets a password through the link. Only the link
+    key's sha256 is stored; the link is shown (and mailed) when it is made.
+    """
+
+    username = models.CharField(max_length=150)
+    email = models.EmailField(blank=True)
+    role = models.CharField(max_length=16, choices=User.Role.choices)
+    manages_team = models.BooleanField(default=False)
+    key_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitation",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.username} ({self.role})"

@@ -180,6 +180,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "heritage:motif_list"
 LOGOUT_REDIRECT_URL = "home"
 
+# Team page invitations: a single-use link valid this many days. No mail server is assumed:
+# the page shows the link to copy. EMAIL_URL (smtp://user:password@host:587, smtp+tls://...,
+# consolemail://) configures one; invitations with an address are then also mailed.
+HERITAGE_INVITATION_DAYS = _positive_int("HERITAGE_INVITATION_DAYS", 7)
+_EMAIL = env.email_url_config(env.str("EMAIL_URL", default="") or "dummymail://")
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _EMAIL["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _EMAIL["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _EMAIL["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

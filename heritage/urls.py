@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from gallery.views import exhibitions as gallery_exhibitions
 from gallery.views import media as gallery_media
-from heritage import favicon, media, profile, views
+from heritage import favicon, media, profile, views, views_team
 
 app_name_patterns = (
     [
@@ -64,10 +64,11 @@ urlpatterns = [
     path("", include("gallery.urls")),
     path("", include(app_name_patterns)),
     path("", include("restoration.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views_team.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/profile/", profile.profile, name="profile"),
     path("accounts/tokens/<id:pk>/revoke/", profile.token_revoke, name="token_revoke"),
+    path("", include(views_team.urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/v1/", include("heritage.api.urls")),

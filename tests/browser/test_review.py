@@ -44,9 +44,9 @@ def test_expert_scores_three_items_with_the_keyboard(
     page.fill("#id_username", expert.username)
     page.fill("#id_password", "pw-for-tests")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/motifs/")
-
-    page.get_by_role("link", name="My reviews").click()
+    # Experts land on My reviews.
+    page.wait_for_url(f"{live_server.url}/review/")
+    expect(page.get_by_role("link", name="My reviews")).to_be_visible()
     expect(page.locator(".campaigns")).to_contain_text("0 of 3 scored")
     page.get_by_role("link", name="Start").click()
 

@@ -60,6 +60,7 @@ def test_seed_demo_creates_sites_motifs_annotations_and_accounts(
     expert = User.objects.get(username="expert")
     assert curator.role == User.Role.CURATOR and curator.check_password("heritage-demo")
     assert expert.role == User.Role.EXPERT and expert.check_password("heritage-demo")
+    assert curator.is_team_manager and not expert.is_team_manager  # the Team page
     assert all(m.uploaded_by == curator for m in motifs)
 
     generated = DamageAnnotation.objects.filter(method="imported")

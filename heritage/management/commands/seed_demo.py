@@ -53,7 +53,7 @@ def site_key(kind: str, era: str) -> str:
 
 
 ACCOUNTS = (
-    ("curator", User.Role.CURATOR, "uploads, marks damage, launches jobs"),
+    ("curator", User.Role.CURATOR, "uploads, marks damage, launches jobs, manages the team"),
     ("expert", User.Role.EXPERT, "scores restorations blind"),
 )
 
@@ -126,8 +126,12 @@ class Command(BaseCommand):
         with transaction.atomic():
             for name, role, _ in ACCOUNTS:
                 if name in missing:
+                    # The demo curator manages the team (Team page: invitations, roles).
                     User.objects.create_user(
-                        username=name, password=password or DEFAULT_PASSWORD, role=role
+                        username=name,
+                        password=password or DEFAULT_PASSWORD,
+                        role=role,
+                        manages_team=role == User.Role.CURATOR,
                     )
         author = self._author()
 
