@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 
 # Seconds between checks of a live socket against the database: the consumer joins its group
 # again (a restarted Redis forgot it) and sends a new snapshot when the job moved on without
-# an event reaching this socket (published while the layer was down).
+# an event reaching this socket (published while the layer was down) or, pending, moved up
+# the queue.
 RESYNC_INTERVAL = 15.0
 
 
@@ -87,6 +88,7 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
 
     async def _snapshot(self, state: dict) -> None:
         self._seen = (state["status"], state["step"])
+        self._ahead = state.get("ahead")
         await self.send_json({"type": "snapshot", **state})
 
     async def _resync_loop(self) -> None:
@@ -99,7 +101,9 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
                     await self.close(code=4403)
                     return
                 status, step = self._seen
-                if state["status"] != status or state["step"] > step:
+                # A pending job moves up the queue as the jobs ahead of it end.
+                moved_up = state.get("ahead") != self._ahead
+                if state["status"] != status or state["step"] > step or moved_up:
                     await self._snapshot(state)
                 if state["status"] in self.watched.finished:
                     return

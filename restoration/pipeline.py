@@ -25,8 +25,10 @@ from restoration.engines.base import (
 )
 from restoration.engines.colour import colour_correct
 
-# Longest side of the live previews sent while a job runs (see `preview_jpeg`).
-PREVIEW_SIDE = 256
+# Longest side of the live previews sent while a job runs (see `preview_jpeg`): large enough to
+# judge the estimate beside the input on the job page; progress.PREVIEW_BYTES_PER_SECOND
+# bounds what they cost to send.
+PREVIEW_SIDE = 640
 
 
 @dataclass

@@ -24,12 +24,20 @@ logger = logging.getLogger(__name__)
 
 # Database writes and cancellation checks are throttled; channel events are not (one per step).
 DB_INTERVAL = 0.5
-# Previews (the one place they are thinned): at most one per PREVIEW_INTERVAL seconds, and
-# further apart when rendering them would take more than 1/PREVIEW_COST_SHARE of the time or
-# sending them more than PREVIEW_BYTES_PER_SECOND; the last step's preview is always sent.
-PREVIEW_INTERVAL = 0.5
+# Previews (the one place they are thinned) are bounded by bandwidth, not by a rate: each waits
+# until the bytes sent so far fit PREVIEW_BYTES_PER_SECOND (a fast engine's small previews go at
+# every step), never closer than PREVIEW_MIN_INTERVAL (what a screen can show), and further
+# apart when rendering them would take more than 1/PREVIEW_COST_SHARE of the time; the last
+# step's preview is always sent.
+PREVIEW_MIN_INTERVAL = 1 / 15
 PREVIEW_COST_SHARE = 5
-PREVIEW_BYTES_PER_SECOND = 64 * 1024
+PREVIEW_BYTES_PER_SECOND = 384 * 1024
+# The ETA: seconds per step smoothed exponentially (this weight for the newest step). A step
+# over ETA_SLOW_STEP times the average counts only once ETA_RISE_STEPS such steps come in a
+# row, and the estimate rises above the previous one only when that many steps say so.
+ETA_SMOOTHING = 0.2
+ETA_SLOW_STEP = 1.5
+ETA_RISE_STEPS = 3
 
 # After the channel layer fails, progress events are dropped for this many seconds (final
 # events are always tried): a job keeps its pace while Redis is down.
@@ -157,11 +165,52 @@ def eta_seconds(job: RestorationJob, *, now=None) -> float | None:
     return max(0.0, elapsed / job.step * (job.total - job.step))
 
 
+class EtaSmoother:
+    """Seconds left from (step, total, seconds since the start), smoothed: an exponential
+    average of seconds per step (the first from the whole time, loading included) that one
+    slow step leaves alone, and an estimate that rises only after ETA_RISE_STEPS steps in a
+    row say it should (until then it goes down with the steps left); None before step 1."""
+
+    def __init__(self):
+        self._per_step: float | None = None
+        self._last = (0, 0.0)  # (step, seconds) of the last step that advanced
+        self._shown: tuple[float, int] | None = None  # (eta, steps left) last reported
+        self._slow = 0
+        self._rising = 0
+
+    def __call__(self, step: int, total: int, elapsed: float) -> float | None:
+        if step <= 0:
+            return None
+        if self._per_step is None:
+            self._per_step = elapsed / step
+            self._last = (step, elapsed)
+        elif step > self._last[0]:
+            latest = (elapsed - self._last[1]) / (step - self._last[0])
+            self._slow = self._slow + 1 if latest > ETA_SLOW_STEP * self._per_step else 0
+            if self._slow == 0 or self._slow >= ETA_RISE_STEPS:
+                self._per_step += ETA_SMOOTHING * (latest - self._per_step)
+            self._last = (step, elapsed)
+        left = max(0, total - step)
+        estimate = self._per_step * left
+        if self._shown is not None and self._shown[1] > 0:
+            promised = self._shown[0] * left / self._shown[1]
+            if estimate > promised:
+                self._rising += 1
+                if self._rising < ETA_RISE_STEPS:
+                    estimate = promised
+                else:
+                    self._rising = 0
+            else:
+                self._rising = 0
+        self._shown = (estimate, left)
+        return round(estimate, 1)
+
+
 class Reporter:
     """The engine's on_progress callback for one job: publishes, persists, checks cancel.
 
     `preview`, when the engine passes one, is rendered only when a preview is due (see
-    PREVIEW_INTERVAL), then shrunk and encoded by `encode_preview` (pipeline.preview_jpeg).
+    PREVIEW_BYTES_PER_SECOND), then shrunk and encoded by `encode_preview` (pipeline.preview_jpeg).
     `model` is the job's model (any with the life cycle fields of restoration.lifecycle) and
     `publish(job_id, message)` sends to its watchers (default: restoration jobs' `publish`).
     A caller with more to report passes `event` (fields added to this step's message) and
@@ -187,6 +236,7 @@ class Reporter:
         self.time_limit = time_limit
         self._last_db = 0.0
         self._next_preview = 0.0
+        self._eta = EtaSmoother()
 
     def __call__(
         self,
@@ -208,14 +258,16 @@ class Reporter:
             "status": self.model.Status.RUNNING,
             "step": step,
             "total": total,
-            "eta": round(elapsed / step * (total - step), 1) if step else None,
+            "eta": self._eta(step, total, now - self.started),
             **(event or {}),
         }
         if preview is not None and (now >= self._next_preview or step >= total):
             jpeg = self.encode_preview(preview())
             cost = time.monotonic() - now
             self._next_preview = now + max(
-                PREVIEW_INTERVAL, cost * PREVIEW_COST_SHARE, len(jpeg) / PREVIEW_BYTES_PER_SECOND
+                PREVIEW_MIN_INTERVAL,
+                cost * PREVIEW_COST_SHARE,
+                len(jpeg) / PREVIEW_BYTES_PER_SECOND,
             )
             message["preview"] = data_url(jpeg)
         # Looked up at call time, so tests can watch the module's publish.

@@ -1,6 +1,6 @@
 """Reads of restoration jobs and results, with who may see them."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from heritage.models import DamageAnnotation, Motif, User
@@ -34,6 +34,9 @@ def job_state(*, job: RestorationJob) -> dict:
         "eta": progress.eta_seconds(job),
         "error": job.error or None,
     }
+    if job.status == RestorationJob.Status.PENDING:
+        # The job's place in the queue: "2 jobs ahead of this one".
+        state["ahead"] = job_queue_ahead(job=job)
     if job.status == RestorationJob.Status.SUCCEEDED:
         state["result_url"] = reverse("restoration:job_detail", args=[job.pk]) + "#result"
     return state
@@ -125,34 +128,151 @@ def comparison(*, annotation: DamageAnnotation, engines: list[str]) -> list[dict
                 "no_weights": name in unavailable,
             }
         )
+    metrics_mark_best([row["metrics"] for row in rows])
     return rows
+
+
+def result_metric_rows(*, job: RestorationJob) -> tuple[list[dict], int]:
+    """The metric rows of a succeeded job's result, with its best values marked against every
+    result on the same damage annotation, and how many results that is (1: none to beat)."""
+    restoration = getattr(job, "result", None)
+    if restoration is None or not restoration.metrics:
+        return [], 0
+    rows = metric_rows(restoration.metrics)
+    others = [
+        metric_rows(metrics)
+        for metrics in RestorationJob.objects.filter(
+            annotation_id=job.annotation_id, status=RestorationJob.Status.SUCCEEDED
+        )
+        .exclude(pk=job.pk)
+        .exclude(result__metrics=None)
+        .values_list("result__metrics", flat=True)
+        if metrics
+    ]
+    metrics_mark_best([rows, *others])
+    return rows, 1 + len(others)
 
 
 # Display of the metrics a restoration stores (restoration.metrics.compute_all).
 METRIC_COLUMNS = [
     # "none": how a missing value reads (identical images have an infinite PSNR; HaarPSI is
-    # undefined where neither image has structure).
-    {"key": "psnr", "label": "PSNR", "unit": "dB", "higher_is_better": True, "none": "∞"},
-    {"key": "ssim", "label": "SSIM", "unit": "", "higher_is_better": True, "none": "n/a"},
-    {"key": "haarpsi", "label": "HaarPSI", "unit": "", "higher_is_better": True, "none": "n/a"},
-    {"key": "mae", "label": "MAE", "unit": "", "higher_is_better": False, "none": "n/a"},
-    {"key": "mse", "label": "MSE", "unit": "", "higher_is_better": False, "none": "n/a"},
-    {"key": "tv", "label": "TV", "unit": "", "higher_is_better": None, "none": "n/a"},
+    # undefined where neither image has structure). "format": the precision worth reading
+    # (PSNR in hundredths of a dB, similarities in thousandths, errors on the 0-1 scale to
+    # three significant digits, as they are often below 0.001).
+    {
+        "key": "psnr",
+        "label": "PSNR",
+        "unit": "dB",
+        "higher_is_better": True,
+        "none": "∞",
+        "format": "{:.2f}",
+    },
+    {
+        "key": "ssim",
+        "label": "SSIM",
+        "unit": "",
+        "higher_is_better": True,
+        "none": "n/a",
+        "format": "{:.3f}",
+    },
+    {
+        "key": "haarpsi",
+        "label": "HaarPSI",
+        "unit": "",
+        "higher_is_better": True,
+        "none": "n/a",
+        "format": "{:.3f}",
+    },
+    {
+        "key": "mae",
+        "label": "MAE",
+        "unit": "",
+        "higher_is_better": False,
+        "none": "n/a",
+        "format": "{:.3g}",
+    },
+    {
+        "key": "mse",
+        "label": "MSE",
+        "unit": "",
+        "higher_is_better": False,
+        "none": "n/a",
+        "format": "{:.3g}",
+    },
+    # Total variation measures smoothness, neither better high nor low: no best is marked.
+    {
+        "key": "tv",
+        "label": "TV",
+        "unit": "",
+        "higher_is_better": None,
+        "none": "n/a",
+        "format": "{:.3g}",
+    },
 ]
 
 
+def metric_text(column: dict, value: float | None) -> str:
+    """A metric value as the pages print it: the column's precision, or its word for None."""
+    return column["none"] if value is None else column["format"].format(value)
+
+
 def metric_rows(metrics: dict | None) -> list[dict]:
-    """Rows of (label, whole-image value, damaged-region value) for a metrics table."""
+    """Rows of (label, whole-image value, damaged-region value) for a metrics table, each
+    value also as text ("whole_text", "damaged_text") and "whole_best"/"damaged_best" False
+    (metrics_mark_best sets them across results)."""
     if not metrics:
         return []
-    return [
-        {
-            **column,
-            "whole": metrics.get("whole", {}).get(column["key"]),
-            "damaged": metrics.get("damaged", {}).get(column["key"]),
-        }
-        for column in METRIC_COLUMNS
-    ]
+    rows = []
+    for column in METRIC_COLUMNS:
+        row = {**column}
+        for part in ("whole", "damaged"):
+            value = metrics.get(part, {}).get(column["key"])
+            row[part] = value
+            row[f"{part}_text"] = metric_text(column, value)
+            row[f"{part}_best"] = False
+        rows.append(row)
+    return rows
+
+
+def metrics_mark_best(tables: list[list[dict]]) -> None:
+    """Mark, in place, the best value of each metric and part across `tables` (metric_rows of
+    several results): the highest or lowest as the metric's direction says; ties all marked;
+    nothing marked for a metric without direction or with fewer than two values. PSNR's None
+    (identical images: infinite) is the best there is."""
+    for index, column in enumerate(METRIC_COLUMNS):
+        direction = column["higher_is_better"]
+        if direction is None:
+            continue
+        for part in ("whole", "damaged"):
+            cells = [table[index] for table in tables if table]
+            scores = [
+                _metric_score(cell[part], higher=direction, infinite=column["key"] == "psnr")
+                for cell in cells
+            ]
+            known = [score for score in scores if score is not None]
+            if len(known) < 2:
+                continue
+            best = max(known)
+            for cell, score in zip(cells, scores, strict=True):
+                cell[f"{part}_best"] = score == best
+
+
+def _metric_score(value: float | None, *, higher: bool, infinite: bool) -> float | None:
+    # Larger is better; None is unknown, except PSNR's, which means identical (infinite).
+    if value is None:
+        return float("inf") if infinite else None
+    return value if higher else -value
+
+
+def job_queue_ahead(*, job: RestorationJob) -> int | None:
+    """How many jobs run before a pending `job` (those running and those pending since before
+    it: one queue serves every restoration and style job), None when it is not pending."""
+    if job.status != RestorationJob.Status.PENDING:
+        return None
+    return RestorationJob.objects.filter(
+        Q(status=RestorationJob.Status.RUNNING)
+        | Q(status=RestorationJob.Status.PENDING, pk__lt=job.pk)
+    ).count()
 
 
 def job_list(

@@ -83,6 +83,7 @@ def _job_or_404(request: HttpRequest, pk: int) -> RestorationJob:
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(request, pk)
     restoration = getattr(job, "result", None) if job.status == job.Status.SUCCEEDED else None
+    metric_rows, metric_results = selectors.result_metric_rows(job=job) if restoration else ([], 0)
     return render(
         request,
         "restoration/job_detail.html",
@@ -93,11 +94,29 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "motif": job.motif,
             "restoration": restoration,
             "state": selectors.job_state(job=job),
-            "metric_rows": selectors.metric_rows(restoration.metrics) if restoration else [],
+            # Marked where this result is the best of those on the same damage annotation.
+            "metric_rows": metric_rows,
+            "metric_results": metric_results,
+            # A job that ended without a result still says what was asked and how far it got.
+            "param_rows": _param_rows(job),
             # A list, not the dict: a key such as "items" would shadow dict methods in templates.
             "info_rows": sorted(restoration.info.items()) if restoration else [],
         },
     )
+
+
+def _param_rows(job: RestorationJob) -> list[tuple[str, str, object]]:
+    """(name, label, value) of the job's parameters, labelled as the engine declares them."""
+    from restoration.engines.base import EngineError
+
+    try:
+        declared = registry().describe(job.engine)["params"]
+    except EngineError:
+        declared = {}
+    return [
+        (key, declared.get(key, {}).get("label") or key, value)
+        for key, value in sorted(job.params.items())
+    ]
 
 
 @curator_required

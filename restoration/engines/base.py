@@ -59,7 +59,7 @@ class Param:
     """One declared engine parameter.
 
     kind is int, float, bool or str; minimum/maximum bound numbers (inclusive), choices lists
-    the allowed values; help is one line for forms and `describe`.
+    the allowed values; help is one line for forms and `describe`; label names it in forms.
     """
 
     kind: type
@@ -68,6 +68,12 @@ class Param:
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
     help: str = ""
+    # What forms call it ("Patch size"); empty: the name with its underscores as spaces.
+    label: str = ""
+
+    def title(self, name: str) -> str:
+        """The label forms show for the parameter called `name`."""
+        return self.label or name.replace("_", " ").capitalize()
 
     def allowed(self) -> str:
         """Human description of the allowed values, e.g. "an integer from 1 to 50"."""

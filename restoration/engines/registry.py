@@ -104,7 +104,8 @@ class Registry:
         """Name, version, whether weights are needed, one-line summary and parameters.
 
         Imports the engine's module but does not instantiate the engine.
-        Each parameter: {"kind": "int", "default", "minimum", "maximum", "choices", "help"}.
+        Each parameter: {"kind": "int", "default", "minimum", "maximum", "choices", "help",
+        "label"}.
         Raises like `engine_class`.
         """
         cls = self.engine_class(name)
@@ -123,6 +124,7 @@ class Registry:
                     "maximum": spec.maximum,
                     "choices": list(spec.choices) if spec.choices is not None else None,
                     "help": spec.help,
+                    "label": spec.title(key),
                 }
                 for key, spec in cls.params.items()
             },

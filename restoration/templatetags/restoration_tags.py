@@ -40,7 +40,10 @@ def motif_restoration_panel(context, motif):
     if not selectors.user_can_see_jobs(user=user):
         return {"visible": False}
     form_engines, broken = _engines(Task.RESTORE)
-    form = JobCreateForm(motif=motif, engines=[engine["name"] for engine in form_engines])
+    # Its own ids: the motif page also has the damage simulation form, with a seed of its own.
+    form = JobCreateForm(
+        motif=motif, engines=[engine["name"] for engine in form_engines], auto_id="id_restore_%s"
+    )
     jobs = selectors.job_list_for_motif(motif=motif, task=Task.RESTORE)[:20]
     if (
         motif.kind == Motif.Kind.PHOTOGRAPH

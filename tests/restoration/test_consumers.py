@@ -146,3 +146,29 @@ async def test_consumer_sends_the_state_again_when_its_layer_got_redis_back(cura
 
     assert snapshot["type"] == "snapshot"
     assert (snapshot["status"], snapshot["step"]) == ("running", 3)
+
+
+async def test_a_pending_jobs_socket_says_its_place_in_the_queue_and_follows_it(
+    curator, simulated, monkeypatch
+):
+    from restoration import consumers
+
+    monkeypatch.setattr(consumers, "RESYNC_INTERVAL", 0.1)
+    first = await database_sync_to_async(_create)(curator, simulated)
+    second = await database_sync_to_async(_create)(curator, simulated)
+    job = await database_sync_to_async(_create)(curator, simulated)
+    communicator = _communicator(job.pk, curator)
+    await communicator.connect()
+    snapshot = await communicator.receive_json_from()
+    assert (snapshot["status"], snapshot["ahead"]) == ("pending", 2)
+    # The first job ends (cancelled): the watcher hears that one job is left ahead of it.
+    await database_sync_to_async(services.job_cancel)(job=first, user=curator)
+    moved = await communicator.receive_json_from(timeout=5)
+    assert (moved["type"], moved["ahead"]) == ("snapshot", 1)
+    # A running job is still ahead (it holds the worker); once it has ended, none is.
+    jobs = RestorationJob.objects.filter(pk=second.pk)
+    await database_sync_to_async(jobs.update)(status=RestorationJob.Status.RUNNING)
+    assert await communicator.receive_nothing(timeout=0.5)
+    await database_sync_to_async(jobs.update)(status=RestorationJob.Status.SUCCEEDED)
+    assert (await communicator.receive_json_from(timeout=5))["ahead"] == 0
+    await communicator.disconnect()

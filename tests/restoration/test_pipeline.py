@@ -253,9 +253,10 @@ def test_run_hands_engines_a_read_only_image():
 
 
 def test_preview_jpeg_shrinks_to_the_longest_side():
-    data = pipeline.preview_jpeg(_image(300, 512))
+    data = pipeline.preview_jpeg(_image(300, 512), longest_side=256)
     assert data[:2] == b"\xff\xd8"
     assert Image.open(io.BytesIO(data)).size == (256, 150)
+    assert pipeline.PREVIEW_SIDE >= 512  # the default: large enough to judge on the job page
 
 
 def test_preview_jpeg_never_enlarges():

@@ -261,6 +261,7 @@ def test_describe_reads_the_class_without_instantiating_it(fake):
                 "maximum": 1.0,
                 "choices": None,
                 "help": "How much",
+                "label": "Strength",
             }
         },
     }

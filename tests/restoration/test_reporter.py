@@ -57,15 +57,22 @@ def _renderer(rendered, shape=(600, 900, 3)):
     return render
 
 
-def test_previews_are_rendered_at_most_twice_a_second_and_always_at_the_end(running, clock, sent):
+def test_previews_go_at_every_step_the_byte_budget_allows_and_always_at_the_end(
+    running, clock, sent
+):
     reporter, rendered = _reporter(running), []
-    for step in range(1, 11):  # ten steps an eighth of a second apart
+    for step in range(1, 11):  # ten steps an eighth of a second apart, small flat previews
         reporter(step, 10, preview=_renderer(rendered))
         clock.now += 0.125
+    # Not two a second: every step's estimate, since a few kilobytes fit the budget.
+    assert [m["step"] for m in sent if "preview" in m] == list(range(1, 11))
+    sent.clear()
+    for step in range(1, 31):  # then steps of 10 ms: no more than a screen shows (15 a second)
+        reporter(step, 30, preview=_renderer(rendered))
+        clock.now += 0.01
     with_preview = [m["step"] for m in sent if "preview" in m]
-    assert with_preview == [1, 5, 9, 10]
-    assert len(rendered) == 4  # the others were never rendered at all
-    assert [m["step"] for m in sent] == list(range(1, 11))  # every step still reported
+    assert with_preview == [1, 8, 15, 22, 29, 30]
+    assert [m["step"] for m in sent] == list(range(1, 31))  # every step still reported
 
 
 def test_previews_are_shrunk_to_a_small_jpeg(running, clock, sent):
@@ -97,3 +104,34 @@ def test_slow_or_large_previews_are_thinned_further(running, clock, sent, monkey
     jpeg_bytes = len(base64.b64decode(sent[0]["preview"].split(",", 1)[1]))
     # A preview of n bytes waits n / 100 s before the next: far fewer than one per step.
     assert [m["step"] for m in sent if "preview" in m] == [21, 21 + math.ceil(jpeg_bytes / 50)]
+
+
+def test_the_eta_is_smoothed_and_one_slow_step_never_raises_it(running, clock, sent):
+    reporter = _reporter(running)
+    for step in range(1, 11):  # steady steps of 1 s
+        clock.now += 1.0
+        reporter(step, 100)
+    assert sent[-1]["eta"] == pytest.approx(90.0)
+    clock.now += 20.0  # one step of 20 s (a pause, a slow tile)
+    reporter(11, 100)
+    assert sent[-1]["eta"] <= sent[-2]["eta"]  # it counts down, it does not jump up
+    etas = []
+    for step in range(12, 20):  # back to 1 s steps
+        clock.now += 1.0
+        reporter(step, 100)
+        etas.append(sent[-1]["eta"])
+    assert etas == sorted(etas, reverse=True)
+    assert etas[-1] == pytest.approx(81.0, abs=12.0)
+
+
+def test_the_eta_rises_when_steps_stay_slower(running, clock, sent):
+    reporter = _reporter(running)
+    for step in range(1, 6):
+        clock.now += 1.0
+        reporter(step, 50)
+    before = sent[-1]["eta"]
+    for step in range(6, 16):  # every step now takes 4 s
+        clock.now += 4.0
+        reporter(step, 50)
+    assert sent[-1]["eta"] > before  # the estimate followed, after a few steps
+    assert sent[-1]["eta"] == pytest.approx(35 * 4.0, rel=0.3)

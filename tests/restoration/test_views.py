@@ -248,8 +248,29 @@ def test_job_page_shows_the_result_with_provenance_and_metrics(curator, curator_
     assert "Against the intact motif" in html
     whole_psnr = restoration.metrics["whole"]["psnr"]
     assert whole_psnr is not None
-    assert f"{floatformat(whole_psnr, 4)} dB" in html
+    # Each metric at the precision worth reading: hundredths of a dB, thousandths of SSIM.
+    assert f"{whole_psnr:.2f} dB" in html and f"{whole_psnr:.4f}" not in html
+    assert f"{restoration.metrics['whole']['ssim']:.3f}" in html
     assert [row["key"] for row in response.context["metric_rows"]][:2] == ["psnr", "ssim"]
+    # The only result on its annotation: nothing marked best yet, the directions explained.
+    assert 'class="best"' not in html
+    assert "↑ higher is better, ↓ lower is better" in html
+
+
+def test_job_page_marks_the_metrics_where_its_result_is_the_best_of_the_annotation(
+    curator, curator_client, simulated
+):
+    telea = _ran(curator, simulated, "telea", params={"radius": 3})
+    navier = _ran(curator, simulated, "navier_stokes", params={"radius": 3})
+    response = curator_client.get(_detail_url(telea))
+    html = response.content.decode()
+    rows = {row["key"]: row for row in response.context["metric_rows"]}
+    mine, theirs = telea.result.metrics["whole"], navier.result.metrics["whole"]
+    # MAE: lower is better; marked here exactly when telea's is at most navier_stokes'.
+    assert rows["mae"]["whole_best"] == (mine["mae"] <= theirs["mae"])
+    assert rows["ssim"]["whole_best"] == (mine["ssim"] >= theirs["ssim"])
+    assert rows["tv"]["whole_best"] is False and rows["tv"]["damaged_best"] is False
+    assert "among the 2 results on this damage annotation" in html
 
 
 def test_job_page_of_drawn_damage_says_there_is_no_ground_truth(curator, curator_client, motif):
@@ -388,7 +409,8 @@ def test_compare_page_lists_every_engine_with_its_latest_result(curator, curator
         assert f'data-engine="{engine}"' in html
     assert restoration_file_url(newer.result, "preview") in html
     assert f"<th>telea</th><td>{floatformat(newer.result.seconds, 2)}</td>" in html
-    assert f"<td>{floatformat(newer.result.metrics['whole']['ssim'], 4)}</td>" in html
+    ssim = newer.result.metrics["whole"]["ssim"]
+    assert f"<td>{ssim:.3f}</td>" in html or f'<td class="best">{ssim:.3f} ' in html
     assert "Not run yet" in html
     assert response.context["missing"] == ["exemplar"]
 
@@ -649,3 +671,78 @@ def test_text_parameters_get_a_text_field_with_their_default(curator_client, sim
     fieldset = html.split('data-engine-params="sd_inpaint"')[1].split("</fieldset>")[0]
     assert 'type="text" name="param-sd_inpaint-negative_prompt"' in fieldset
     assert "watermark" in fieldset
+
+
+# What a person sees on the job page (issue 12)
+
+
+def test_job_page_shows_the_input_beside_the_live_estimate_and_the_queue(
+    curator, curator_client, simulated
+):
+    _job(curator, simulated)
+    job = _job(curator, simulated, "exemplar")
+
+    response = curator_client.get(_detail_url(job))
+
+    html = response.content.decode()
+    live = html[html.index('id="job-live"') : html.index("</section>", html.index('id="job-live"'))]
+    # The input (with its damage) and the engine's estimate, side by side.
+    assert 'class="live-preview side-by-side"' in live
+    assert 'id="job-input"' in live and 'id="job-preview"' in live
+    assert reverse("heritage:annotation_mask", args=[simulated.pk]) in live
+    # Its place in the queue, for the page's script: one job ahead of it.
+    assert response.context["state"]["ahead"] == 1
+    assert "js/job-socket.js" in html
+
+
+def test_cancel_asks_for_confirmation(curator, curator_client, simulated):
+    job = _job(curator, simulated)
+    RestorationJob.objects.filter(pk=job.pk).update(status=Status.RUNNING)
+
+    html = curator_client.get(_detail_url(job)).content.decode()
+
+    assert 'id="cancel-job" data-confirm="Cancel restoration #' in html
+    assert "its work so far is lost" in html
+
+
+def test_a_cancelled_jobs_page_keeps_what_was_asked_and_how_far_it_got(
+    curator, curator_client, simulated
+):
+    job = _job(curator, simulated, "exemplar", params={"patch_size": 9}, seed=12)
+    RestorationJob.objects.filter(pk=job.pk).update(
+        status=Status.CANCELLED, step=3, total=10, device="cpu", attempts=1
+    )
+
+    html = curator_client.get(_detail_url(job)).content.decode()
+
+    assert "This restoration was cancelled at step 3 of 10." in html
+    asked = html[html.index('id="asked"') : html.index("</dl>", html.index('id="asked"'))]
+    assert "<dd>exemplar</dd>" in asked
+    assert "Patch size: 9" in asked  # labelled as the engine declares it
+    assert "<dd>12</dd>" in asked and "<dd>cpu</dd>" in asked
+    assert "step 3 of 10, attempt 1" in asked
+    assert f"annotation #{simulated.pk}" in asked
+
+
+def test_engine_parameters_are_labelled_in_words(curator_client, simulated):
+    html = curator_client.get(simulated.motif.get_absolute_url()).content.decode()
+
+    assert "<legend>Exemplar parameters" in html
+    assert "exemplar 1 parameters" not in html
+    assert "<label>Patch size" in html
+    assert "<label>patch_size" not in html
+    # The field names, which scripts post, stay the engine's.
+    assert 'name="param-exemplar-patch_size"' in html
+
+
+def test_compare_page_panels_of_jobs_under_way_are_followed_live(
+    curator, curator_client, simulated
+):
+    pending = _job(curator, simulated, "navier_stokes")
+
+    html = curator_client.get(_compare_url(simulated)).content.decode()
+
+    assert f'data-engine="navier_stokes" data-job="{pending.pk}" data-status="pending"' in html
+    assert "data-live-preview" in html and "data-live-status" in html
+    assert "js/job-socket.js" in html and "js/compare-live.js" in html
+    assert '<tr data-engine="navier_stokes">' in html
