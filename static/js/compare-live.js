@@ -4,13 +4,23 @@
   "use strict";
   const { FINISHED, follow, formatEta, formatQueue } = window.HeritageJobs;
 
-  async function refresh(engine) {
-    const response = await fetch(location.href, { credentials: "same-origin" });
-    if (!response.ok) return;
-    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  // The page as the server draws it now; tried again a few times when the server fails or does
+  // not show the job ended yet (the event can reach the socket before the page sees the row).
+  async function refresh(engine, attempt = 1) {
     const selector = (root, what) => root.querySelector(`${what}[data-engine="${CSS.escape(engine)}"]`);
+    let fresh = null;
+    try {
+      const response = await fetch(location.href, { credentials: "same-origin" });
+      if (response.ok) fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    } catch (error) {
+      fresh = null;
+    }
+    const newPanel = fresh && selector(fresh, ".compare-panel");
+    if (!newPanel || !FINISHED.includes(newPanel.dataset.status)) {
+      if (attempt < 6) setTimeout(() => refresh(engine, attempt + 1), 500 * attempt);
+      return;
+    }
     const panel = selector(document, ".compare-panel");
-    const newPanel = selector(fresh, ".compare-panel");
     if (panel && newPanel) {
       // The zoom content element stays (sync-zoom.js holds it): only what it shows changes.
       panel.querySelector(".zoom-content").innerHTML = newPanel.querySelector(".zoom-content").innerHTML;
