@@ -52,6 +52,9 @@ class JobSerializer(serializers.ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     retry_of = serializers.PrimaryKeyRelatedField(read_only=True)
     eta = serializers.SerializerMethodField(help_text="Seconds left (running jobs), or null.")
+    ahead = serializers.SerializerMethodField(
+        help_text="Jobs that run before this one (pending jobs), or null."
+    )
     websocket = serializers.CharField(
         source="websocket_path", help_text="Live progress: job.progress events, then the end."
     )
@@ -75,6 +78,7 @@ class JobSerializer(serializers.ModelSerializer):
             "step",
             "total",
             "eta",
+            "ahead",
             "error",
             "device",
             "attempts",
@@ -92,6 +96,9 @@ class JobSerializer(serializers.ModelSerializer):
 
     def get_eta(self, job: RestorationJob) -> float | None:
         return progress.eta_seconds(job)
+
+    def get_ahead(self, job: RestorationJob) -> int | None:
+        return selectors.job_queue_ahead(job=job)
 
     def get_url(self, job: RestorationJob) -> str:
         return reverse("restoration_api:job", args=[job.pk])

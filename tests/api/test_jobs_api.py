@@ -197,3 +197,12 @@ def test_ids_no_database_holds_are_refused_as_unknown_choices(curator_api, simul
         "Select a valid choice. That choice is not one of the available choices."
     ]
     assert not RestorationJob.objects.exists()
+
+
+def test_a_pending_jobs_state_says_how_many_jobs_are_ahead(curator_api, simulated):
+    first = _launch(curator_api, simulated).json()
+    second = _launch(curator_api, simulated).json()
+    assert (first["ahead"], second["ahead"]) == (0, 1)
+    RestorationJob.objects.filter(pk=first["id"]).update(status=RestorationJob.Status.SUCCEEDED)
+    assert curator_api.get(second["url"]).json()["ahead"] == 0
+    assert curator_api.get(first["url"]).json()["ahead"] is None  # not waiting any more
