@@ -1,5 +1,7 @@
 """Reads of restoration jobs and results, with who may see them."""
 
+import math
+
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
@@ -156,16 +158,16 @@ def result_metric_rows(*, job: RestorationJob) -> tuple[list[dict], int]:
 # Display of the metrics a restoration stores (restoration.metrics.compute_all).
 METRIC_COLUMNS = [
     # "none": how a missing value reads (identical images have an infinite PSNR; HaarPSI is
-    # undefined where neither image has structure). "format": the precision worth reading
-    # (PSNR in hundredths of a dB, similarities in thousandths, errors on the 0-1 scale to
-    # three significant digits, as they are often below 0.001).
+    # undefined where neither image has structure). "decimals" or "significant": the precision
+    # worth reading (PSNR in hundredths of a dB, similarities in thousandths, errors on the 0-1
+    # scale to three significant digits, as they are often below 0.001).
     {
         "key": "psnr",
         "label": "PSNR",
         "unit": "dB",
         "higher_is_better": True,
         "none": "∞",
-        "format": "{:.2f}",
+        "decimals": 2,
     },
     {
         "key": "ssim",
@@ -173,7 +175,7 @@ METRIC_COLUMNS = [
         "unit": "",
         "higher_is_better": True,
         "none": "n/a",
-        "format": "{:.3f}",
+        "decimals": 3,
     },
     {
         "key": "haarpsi",
@@ -181,7 +183,7 @@ METRIC_COLUMNS = [
         "unit": "",
         "higher_is_better": True,
         "none": "n/a",
-        "format": "{:.3f}",
+        "decimals": 3,
     },
     {
         "key": "mae",
@@ -189,7 +191,7 @@ METRIC_COLUMNS = [
         "unit": "",
         "higher_is_better": False,
         "none": "n/a",
-        "format": "{:.3g}",
+        "significant": 3,
     },
     {
         "key": "mse",
@@ -197,7 +199,7 @@ METRIC_COLUMNS = [
         "unit": "",
         "higher_is_better": False,
         "none": "n/a",
-        "format": "{:.3g}",
+        "significant": 3,
     },
     # Total variation measures smoothness, neither better high nor low: no best is marked.
     {
@@ -206,14 +208,21 @@ METRIC_COLUMNS = [
         "unit": "",
         "higher_is_better": None,
         "none": "n/a",
-        "format": "{:.3g}",
+        "significant": 3,
     },
 ]
 
 
 def metric_text(column: dict, value: float | None) -> str:
-    """A metric value as the pages print it: the column's precision, or its word for None."""
-    return column["none"] if value is None else column["format"].format(value)
+    """A metric value as the pages print it: the column's decimals or significant digits
+    (trailing zeros kept: 0.0100, not 0.01), or its word for None."""
+    if value is None:
+        return column["none"]
+    decimals = column.get("decimals")
+    if decimals is None:
+        magnitude = math.floor(math.log10(abs(value))) if value else 0
+        decimals = max(0, column["significant"] - 1 - magnitude)
+    return f"{value:.{decimals}f}"
 
 
 def metric_rows(metrics: dict | None) -> list[dict]:

@@ -23,6 +23,11 @@ def test_metric_rows_print_each_metric_at_its_own_precision():
     assert texts["mae"] == "0.0123"
     assert texts["mse"] == "0.000346"  # three significant digits, not 0.0003
     assert texts["tv"] == "n/a"
+    # Trailing zeros are kept: they say how precise the value is.
+    trailing = selectors.metric_rows(_metrics(psnr=30.0, mse=0.01, mae=0.0))
+    assert [row["whole_text"] for row in trailing][:1] == ["30.00"]
+    assert {row["key"]: row["whole_text"] for row in trailing}["mse"] == "0.0100"
+    assert {row["key"]: row["whole_text"] for row in trailing}["mae"] == "0.00"
 
 
 def test_metrics_mark_best_follows_each_metrics_direction():
