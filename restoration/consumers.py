@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 # an event reaching this socket (published while the layer was down) or, pending, moved up
 # the queue.
 RESYNC_INTERVAL = 15.0
+# While the job is pending, its place in the queue is checked this often (one count query).
+PENDING_RESYNC_INTERVAL = 3.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,10 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     async def _resync_loop(self) -> None:
         try:
             while True:
-                await asyncio.sleep(RESYNC_INTERVAL)
+                pending = self._seen[0] == RestorationJob.Status.PENDING
+                await asyncio.sleep(
+                    min(RESYNC_INTERVAL, PENDING_RESYNC_INTERVAL) if pending else RESYNC_INTERVAL
+                )
                 await self.channel_layer.group_add(self.group, self.channel_name)
                 state = await database_sync_to_async(self._visible_state)()
                 if state is None:

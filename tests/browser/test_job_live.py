@@ -94,10 +94,11 @@ def test_compare_page_panels_finish_live_without_a_reload(
 
 
 def test_a_queued_job_says_how_many_are_ahead_and_cancel_asks_first(
-    signed_in, asgi_server, shared_sqlite_reads, monkeypatch
+    signed_in, asgi_server, shared_sqlite_reads
 ):
     page, user = signed_in
-    monkeypatch.setattr(consumers, "RESYNC_INTERVAL", 0.3)
+    # Followed with the real interval (consumers.PENDING_RESYNC_INTERVAL, 3 s).
+    assert consumers.PENDING_RESYNC_INTERVAL <= 5
     annotation = _simulated(user)
     # Pending jobs that no runner takes (queue=False): the page's job is third in line.
     ahead = [

@@ -153,7 +153,8 @@ async def test_a_pending_jobs_socket_says_its_place_in_the_queue_and_follows_it(
 ):
     from restoration import consumers
 
-    monkeypatch.setattr(consumers, "RESYNC_INTERVAL", 0.1)
+    # Only the pending jobs' interval is short: that is the one a queued job's socket uses.
+    monkeypatch.setattr(consumers, "PENDING_RESYNC_INTERVAL", 0.1)
     first = await database_sync_to_async(_create)(curator, simulated)
     second = await database_sync_to_async(_create)(curator, simulated)
     job = await database_sync_to_async(_create)(curator, simulated)
