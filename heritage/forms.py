@@ -1,9 +1,15 @@
 """Forms of the catalogue pages: upload, metadata, filters, mask import and simulation."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from heritage import services
 from heritage.models import NOTES_MAX_LENGTH, DamageAnnotation, DamageKind, Motif, Site
 from heritage.services import MOTIF_TEXT_FIELDS
+
+# The <datalist> ids of the era and style suggestions (values already in the catalogue).
+ERA_SUGGESTIONS = "era-suggestions"
+STYLE_SUGGESTIONS = "style-suggestions"
 
 
 class MotifMetadataForm(forms.ModelForm):
@@ -22,7 +28,12 @@ class MotifMetadataForm(forms.ModelForm):
     class Meta:
         model = Motif
         fields = ["title", "kind", "site", *MOTIF_TEXT_FIELDS[1:]]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            # Suggest the spellings in use, so "Tang" and "Tang dynasty" do not split a filter.
+            "era": forms.TextInput(attrs={"list": ERA_SUGGESTIONS, "autocomplete": "off"}),
+            "style": forms.TextInput(attrs={"list": STYLE_SUGGESTIONS, "autocomplete": "off"}),
+        }
         help_texts = {
             "kind": "An artwork (mural, rock art, painting) to restore, or a photograph "
             "(a landscape, say) to render in a painting style."
@@ -46,13 +57,41 @@ class MotifMetadataForm(forms.ModelForm):
         return data
 
 
+class PhotographInput(forms.FileInput):
+    """The file input of the upload form; not `required` in the page when a file is kept."""
+
+    kept = False
+
+    def use_required_attribute(self, initial) -> bool:
+        return super().use_required_attribute(initial) and not self.kept
+
+
 class MotifUploadForm(MotifMetadataForm):
+    """A new motif: the image's checks (size, duplicate, decoding) run with the metadata's, so
+    one submission reports every error once. After is_valid(), `checked_image` holds what
+    services.motif_image_check found (pass it to motif_create) and `duplicate` the catalogued
+    motif with the same bytes, if any."""
+
     image = forms.FileField(
         label="Photograph",
         help_text="JPEG, PNG, TIFF or WebP; the file is stored untouched.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".jpg,.jpeg,.png,.tif,.tiff,.webp"}),
+        widget=PhotographInput(attrs={"accept": ".jpg,.jpeg,.png,.tif,.tiff,.webp"}),
     )
     field_order = ["image", "title", "kind", "site", "new_site"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.checked_image: services.CheckedImage | None = None
+        self.duplicate: Motif | None = None
+
+    def clean_image(self):
+        image = self.cleaned_data["image"]
+        try:
+            self.checked_image = services.motif_image_check(file=image)
+        except services.DuplicateMotif as exc:
+            self.duplicate = exc.existing
+            raise ValidationError(exc.messages, code="duplicate") from exc
+        return image
 
 
 class MotifFilterForm(forms.Form):

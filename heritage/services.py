@@ -76,6 +76,45 @@ class _StoredFiles:
                 logger.exception("could not remove %s after a failed save", name)
 
 
+@dataclass(frozen=True)
+class CheckedImage:
+    """An upload that passed motif_image_check: its size, sha256 and decoded image."""
+
+    size: int
+    sha256: str
+    inspected: imaging.InspectedImage
+
+
+def motif_image_check(*, file: BinaryIO) -> CheckedImage:
+    """Every check of a new motif's image, without storing anything.
+
+    Raises ValidationError (code "too_large" or "bad_image") or DuplicateMotif when the same
+    bytes are catalogued. The upload form calls it, so a file's errors come with the metadata's.
+    """
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    if size > settings.HERITAGE_MAX_UPLOAD_BYTES:
+        limit_mb = settings.HERITAGE_MAX_UPLOAD_BYTES // (1024 * 1024)
+        raise ValidationError(
+            f"The file is {size / 1024 / 1024:.0f} MB; this installation accepts at most "
+            f"{limit_mb} MB (HERITAGE_MAX_UPLOAD_MB).",
+            code="too_large",
+        )
+    digest = imaging.sha256_of(file)
+    _check_not_catalogued(digest)
+    try:
+        inspected = imaging.inspect(file, max_pixels=settings.HERITAGE_MAX_IMAGE_PIXELS)
+    except imaging.ImageRejected as exc:
+        raise ValidationError(str(exc), code="bad_image") from exc
+    return CheckedImage(size=size, sha256=digest, inspected=inspected)
+
+
+def _check_not_catalogued(digest: str) -> None:
+    existing = Motif.objects.filter(sha256=digest).first()
+    if existing is not None:
+        raise DuplicateMotif(existing)
+
+
 def motif_create(
     *,
     uploaded_by: User,
@@ -91,35 +130,27 @@ def motif_create(
     credit: str = "",
     licence: str = "",
     kind: str = Motif.Kind.ARTWORK,
+    checked: "CheckedImage | None" = None,
 ) -> Motif:
     """Add an image to the catalogue: original untouched, RGB working copy, preview, thumbnail.
 
     kind: "artwork" (a work to restore) or "photograph" (a photograph to render in a style).
     Raises PermissionDenied for non-curators, DuplicateMotif when the same bytes exist,
     ValidationError for bad metadata (an unknown kind included) or an image that cannot be
-    accepted. Nothing is left behind (files or rows) when it raises.
+    accepted. Nothing is left behind (files or rows) when it raises. checked: what
+    motif_image_check already said of this very file (the upload form checks it first), so a
+    large image is not decoded twice; it is checked here when None.
     """
     _require_curator(uploaded_by)
     title = " ".join(title.split())
     if not title:
         raise ValidationError({"title": "A motif needs a title."})
     _check_kind(kind)
-    size = file.seek(0, io.SEEK_END)
-    if size > settings.HERITAGE_MAX_UPLOAD_BYTES:
-        limit_mb = settings.HERITAGE_MAX_UPLOAD_BYTES // (1024 * 1024)
-        raise ValidationError(
-            f"The file is {size / 1024 / 1024:.0f} MB; this installation accepts at most "
-            f"{limit_mb} MB (HERITAGE_MAX_UPLOAD_MB).",
-            code="too_large",
-        )
-    digest = imaging.sha256_of(file)
-    existing = Motif.objects.filter(sha256=digest).first()
-    if existing is not None:
-        raise DuplicateMotif(existing)
-    try:
-        inspected = imaging.inspect(file, max_pixels=settings.HERITAGE_MAX_IMAGE_PIXELS)
-    except imaging.ImageRejected as exc:
-        raise ValidationError(str(exc), code="bad_image") from exc
+    if checked is None:
+        checked = motif_image_check(file=file)
+    else:
+        _check_not_catalogued(checked.sha256)
+    size, digest, inspected = checked.size, checked.sha256, checked.inspected
 
     motif = Motif(
         site=site,

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from heritage import forms, jsonbody, masks, media, segment, selectors, services
+from heritage import forms, held_uploads, jsonbody, masks, media, segment, selectors, services
 from heritage.models import DamageAnnotation, DamageKind, Motif
 
 
@@ -84,8 +84,17 @@ def motif_list(request: HttpRequest) -> HttpResponse:
 
 @curator_required
 def motif_upload(request: HttpRequest) -> HttpResponse:
-    form = forms.MotifUploadForm(request.POST or None, request.FILES or None)
-    duplicate = None
+    """The upload form. Every error (the file's, the metadata's, a duplicate) comes in one
+    answer, each once; an accepted file of a refused form is kept (held_uploads) until the
+    next submission, which may replace it."""
+    user_id = request.user.pk
+    token = request.POST.get(held_uploads.FIELD, "")
+    files = request.FILES.copy() if request.method == "POST" else None
+    if files is not None and not files.get("image") and token:
+        held = held_uploads.take(user_id=user_id, token=token)
+        if held is not None:
+            files["image"] = held
+    form = forms.MotifUploadForm(request.POST or None, files)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -98,21 +107,46 @@ def motif_upload(request: HttpRequest) -> HttpResponse:
                     filename=data["image"].name,
                     site=site,
                     kind=data["kind"],
+                    checked=form.checked_image,
                     **{name: data[name] for name in services.MOTIF_TEXT_FIELDS},
                 )
         except services.DuplicateMotif as exc:
-            duplicate = exc.existing
+            # Catalogued by another request since the form's check.
+            form.duplicate = exc.existing
             form.add_error("image", error_text(exc))
         except ValidationError as exc:
             form.add_error(
                 "image" if exc.code in {"bad_image", "too_large"} else None, error_text(exc)
             )
         else:
+            if token:
+                held_uploads.release(user_id=user_id, token=token)
             messages.success(request, f'"{motif.title}" was added to the catalogue.')
             return redirect(motif)
+    kept = None
+    if request.method == "POST" and "image" not in form.errors and form.cleaned_data.get("image"):
+        # The file passed every check: keep it so the curator fixes the rest only.
+        image = form.cleaned_data["image"]
+        if token and not request.FILES.get("image"):
+            kept_token = token  # the same held file again
+        else:
+            if token:
+                held_uploads.release(user_id=user_id, token=token)
+            kept_token = held_uploads.hold(user_id=user_id, upload=image)
+        kept = {"token": kept_token, "name": image.name, "size": image.size}
+        form.fields["image"].widget.kept = True
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "heritage/motif_upload.html", {"form": form, "duplicate": duplicate}, status=status
+        request,
+        "heritage/motif_upload.html",
+        {
+            "form": form,
+            "duplicate": form.duplicate,
+            "kept": kept,
+            "held_field": held_uploads.FIELD,
+            "choices": selectors.motif_filter_choices(),
+        },
+        status=status,
     )
 
 

@@ -255,6 +255,7 @@ class MotifListApi(generics.ListAPIView):
                     filename=data["image"].name,
                     site=site,
                     kind=data["kind"],
+                    checked=form.checked_image,
                     **{name: data[name] for name in services.MOTIF_TEXT_FIELDS},
                 )
         except services.DuplicateMotif as exc:
