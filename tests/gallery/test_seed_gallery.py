@@ -7,7 +7,10 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from gallery.models import Exhibition, ReviewCampaign, UserStudy
+from gallery.services.showcase import STYLE_STUDY_SLUG
+from heritage.models import Motif, User
 from restoration.models import Restoration
+from tests.gallery.stylized import make_stylized
 
 
 def run(command: str, *args) -> str:
@@ -68,3 +71,42 @@ def test_seed_gallery_restores_exhibits_reviews_and_studies_once(demo):
     assert (Exhibition.objects.count(), ReviewCampaign.objects.count()) == (1, 1)
     assert UserStudy.objects.count() == 1
     assert "already present" in again
+
+
+def _demo_photograph() -> Motif:
+    return Motif.objects.get(kind=Motif.Kind.PHOTOGRAPH)
+
+
+def test_seed_gallery_shows_the_demo_photographs_stylized_images_once(demo):
+    curator = User.objects.get(username="curator")
+    photograph = _demo_photograph()
+    made = [make_stylized(motif=photograph, user=curator, engine=e) for e in ("cyclegan", "cut")]
+
+    output = run("seed_gallery")
+
+    exhibition = Exhibition.objects.get()
+    last = exhibition.entries.order_by("position").last()
+    assert last.motif == photograph and last.restoration in made
+    study = UserStudy.objects.get(slug=STYLE_STUDY_SLUG)
+    assert study.is_open and study.kind == "stylized"
+    assert set(study.trials.get().candidates.values_list("restoration", flat=True)) == {
+        result.pk for result in made
+    }
+    assert "open style study" in output
+    page = Client().get(last.get_absolute_url()).content.decode()
+    assert "Stylized by a model from a photograph" in page
+
+    run("seed_gallery")
+
+    assert exhibition.entries.filter(motif=photograph).count() == 1
+    assert UserStudy.objects.filter(kind="stylized").count() == 1
+
+
+def test_seed_gallery_exhibits_a_photograph_stylized_by_one_engine_without_a_study(demo):
+    curator = User.objects.get(username="curator")
+    only = make_stylized(motif=_demo_photograph(), user=curator, engine="cyclegan")
+
+    run("seed_gallery")
+
+    assert Exhibition.objects.get().entries.filter(restoration=only).exists()
+    assert not UserStudy.objects.filter(kind="stylized").exists()

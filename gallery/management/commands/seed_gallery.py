@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from gallery.models import Exhibition, ReviewCampaign, UserStudy
 from gallery.services import exhibitions, reviews, studies
+from gallery.services.showcase import style_showcase
 from heritage.management.commands.seed_demo import DEMO_CREDIT
 from heritage.models import DamageAnnotation, Motif, User
 from restoration import services as restoration_services
@@ -27,9 +28,10 @@ EXEMPLAR_MOTIFS = 4
 LEARNED = "prior_diffusion"
 LEARNED_MOTIFS = 2
 LEARNED_PARAMS = {"steps": 10}
-# The demo photographs are rendered in the blue-green style by the style engine's default
-# checkpoint (make run registers the shipped models/cyclegan-qinglv first), when there is one.
-STYLE_ENGINE = "cyclegan"
+# The demo photographs are rendered in the blue-green style by each style engine's default
+# checkpoint (make run registers the shipped models/cyclegan-qinglv and cut-qinglv first),
+# when there is one: two engines' images of a photograph make the demo style study.
+STYLE_ENGINES = ("cyclegan", "cut")
 
 EXHIBITION_SLUG = "demo-colours-of-the-caves"
 CAMPAIGN_TITLE = "Demo review: classical inpainting of the generated panels"
@@ -39,10 +41,11 @@ STUDY_SLUG = "demo-which-restoration"
 class Command(BaseCommand):
     help = (
         "Add the demo gallery: restorations of the demo motifs (telea, navier_stokes and, for "
-        "a few murals, exemplar), the demo photograph in the blue-green style (cyclegan, when "
-        "its weights are registered), a published exhibition, an open expert review campaign "
-        "for the demo expert and an open public study. Run seed_demo first. Running it again "
-        "adds nothing."
+        "a few murals, exemplar), the demo photograph in the blue-green style (cyclegan and cut, "
+        "each when its weights are registered), a published exhibition (with a stylized "
+        "photograph), an open expert review campaign for the demo expert, an open public study "
+        "and, with two style engines' images, an open style study. Run seed_demo first. "
+        "Running it again adds nothing."
     )
 
     def handle(self, *args, **options):
@@ -73,6 +76,7 @@ class Command(BaseCommand):
                 self._exhibition(curator, murals[:EXEMPLAR_MOTIFS]),
                 self._campaign(curator, real[:4] + [w for w in learned if w not in real[:4]]),
                 self._study(curator, shown),
+                self._style(curator),
             ]
         self.stdout.write(
             self.style.SUCCESS(
@@ -118,26 +122,25 @@ class Command(BaseCommand):
         return len(todo)
 
     def _stylize(self, motifs, curator: User) -> int:
-        """Render each demo photograph not stylized yet with STYLE_ENGINE, in this process;
-        nothing when the engine is not configured or has no registered weights."""
-        try:
-            usable = STYLE_ENGINE in registry().names() and not engines_without_weights(
-                [STYLE_ENGINE]
-            )
-            usable = usable and registry().engine_class(STYLE_ENGINE).task == Task.STYLIZE
-        except EngineError:
-            usable = False
+        """Render each demo photograph not stylized yet with each of STYLE_ENGINES, in this
+        process; nothing by an engine that is not configured or has no registered weights."""
         photos = [motif for motif in motifs if motif.kind == Motif.Kind.PHOTOGRAPH]
-        todo = [photo for photo in photos if usable and _stylized(photo) is None]
-        for photo in todo:
+        todo = [
+            (photo, engine)
+            for engine in STYLE_ENGINES
+            if _usable_style_engine(engine)
+            for photo in photos
+            if _stylized(photo, engine) is None
+        ]
+        for photo, engine in todo:
             job = restoration_services.style_job_create(
-                requested_by=curator, motif=photo, engine=STYLE_ENGINE, queue=False
+                requested_by=curator, motif=photo, engine=engine, queue=False
             )
             restoration_services.job_run(job_id=job.pk)
             job.refresh_from_db()
             if job.status != RestorationJob.Status.SUCCEEDED:
                 raise CommandError(
-                    f"The {STYLE_ENGINE} style transfer {job.pk} ended {job.status}: {job.error}"
+                    f"The {engine} style transfer {job.pk} ended {job.status}: {job.error}"
                 )
         return len(todo)
 
@@ -226,6 +229,44 @@ class Command(BaseCommand):
         )
         return "an open public study"
 
+    def _style(self, curator: User) -> str:
+        """Exhibit and study the demo photographs' stylized images, once style jobs made some.
+
+        The latest image per photograph and engine is used. The study needs two engines'
+        images of a photograph (the demo has no real paintings to add: its artworks are
+        generated); with one engine only, the image is exhibited without a study.
+        """
+        stylized = (
+            Restoration.objects.filter(
+                task=Task.STYLIZE,
+                job__status=RestorationJob.Status.SUCCEEDED,
+                job__motif__credit=DEMO_CREDIT,
+            )
+            .select_related("job__motif")
+            .order_by("job__motif_id", "engine", "-created_at", "-id")
+        )
+        latest: dict[tuple[int, str], Restoration] = {}
+        for result in stylized:
+            latest.setdefault((result.job.motif_id, result.engine), result)
+        if not latest:
+            return ""
+        engines_of: dict[int, int] = {}
+        for photograph, _ in latest:
+            engines_of[photograph] = engines_of.get(photograph, 0) + 1
+        compared = [r for (p, _), r in latest.items() if engines_of[p] >= 2]
+        made = style_showcase(
+            curator=curator,
+            stylized=compared or list(latest.values())[:1],
+            exhibition=Exhibition.objects.filter(slug=EXHIBITION_SLUG).first(),
+            with_study=bool(compared),
+        )
+        parts = []
+        if made["entry"] is not None:
+            parts.append("a stylized photograph in the exhibition")
+        if made["study"] is not None:
+            parts.append("an open style study")
+        return " and ".join(parts)
+
 
 def _cheapest(works, count: int):
     """The `count` works whose damage the learned engine covers with the fewest windows."""
@@ -239,7 +280,19 @@ def _cheapest(works, count: int):
     return sorted(works, key=cost)[:count]
 
 
-def _stylized(motif: Motif, engine: str = STYLE_ENGINE) -> Restoration | None:
+def _usable_style_engine(engine: str) -> bool:
+    """Configured, a style engine, and with registered weights."""
+    try:
+        return (
+            engine in registry().names()
+            and not engines_without_weights([engine])
+            and registry().engine_class(engine).task == Task.STYLIZE
+        )
+    except EngineError:
+        return False
+
+
+def _stylized(motif: Motif, engine: str) -> Restoration | None:
     """The latest style transfer of `motif` by `engine`."""
     return (
         Restoration.objects.filter(job__motif=motif, task=Task.STYLIZE, engine=engine)
