@@ -130,11 +130,12 @@ def motif_upload(request: HttpRequest) -> HttpResponse:
         if token and not request.FILES.get("image"):
             kept_token = token  # the same held file again
         else:
-            if token:
-                held_uploads.release(user_id=user_id, token=token)
             kept_token = held_uploads.hold(user_id=user_id, upload=image)
         kept = {"token": kept_token, "name": image.name, "size": image.size}
         form.fields["image"].widget.kept = True
+    if token and (kept is None or kept["token"] != token):
+        # Replaced by a new file, or refused itself (catalogued meanwhile): let it go.
+        held_uploads.release(user_id=user_id, token=token)
     status = 400 if request.method == "POST" else 200
     return render(
         request,
@@ -185,7 +186,11 @@ def motif_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "The metadata was saved.")
             return redirect(motif)
-    return render(request, "heritage/motif_edit.html", {"form": form, "motif": motif})
+    return render(
+        request,
+        "heritage/motif_edit.html",
+        {"form": form, "motif": motif, "choices": selectors.motif_filter_choices()},
+    )
 
 
 @catalogue_required

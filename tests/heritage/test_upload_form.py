@@ -142,3 +142,53 @@ def test_era_and_style_are_suggested_from_the_values_in_use(curator_client, cura
     styles = re.search(r'<datalist id="style-suggestions">(.*?)</datalist>', page, re.S).group(1)
     assert re.findall(r'value="([^"]*)"', eras) == ["Northern Wei", "Tang dynasty"]
     assert re.findall(r'value="([^"]*)"', styles) == ["Blue-green landscape"]
+
+
+def test_the_edit_page_suggests_the_same_eras_and_styles(curator_client, curator):
+    motif = factories.make_motif(user=curator, seed=307, era="Western Wei", style="Jataka")
+
+    page = curator_client.get(reverse("heritage:motif_edit", args=[motif.pk])).content.decode()
+
+    assert 'list="era-suggestions"' in page
+    assert '<datalist id="era-suggestions"><option value="Western Wei"></datalist>' in page
+    assert '<datalist id="style-suggestions"><option value="Jataka"></datalist>' in page
+
+
+def test_a_kept_file_catalogued_meanwhile_is_refused_as_a_duplicate_and_let_go(
+    curator_client, curator, media
+):
+    data = factories.png_bytes(seed=308)
+    page = curator_client.post(
+        URL, {**_metadata(new_site=""), "image": _file(data, "south.png")}
+    ).content.decode()
+    token = _held_token(page)
+    # Someone catalogues the same bytes before the curator sends the form again.
+    factories.make_motif(user=curator, seed=308, title="South wall")
+
+    response = curator_client.post(URL, {**_metadata(), held_uploads.FIELD: token})
+
+    assert response.status_code == 400
+    errors = _errors(response.content.decode())
+    assert len(errors) == 1 and "already in the catalogue" in errors[0], errors
+    assert held_uploads.FIELD not in response.content.decode()
+    assert not any(path.startswith("held/") for path in factories.files_under(media))
+
+
+def test_a_kept_file_replaced_by_a_refused_one_is_let_go(curator_client, media):
+    page = curator_client.post(
+        URL, {**_metadata(new_site=""), "image": _file(factories.png_bytes(seed=309))}
+    ).content.decode()
+
+    response = curator_client.post(
+        URL,
+        {
+            **_metadata(),
+            held_uploads.FIELD: _held_token(page),
+            "image": _file(b"not a photograph", "notes.png"),
+        },
+    )
+
+    assert response.status_code == 400
+    assert "not an image" in response.content.decode()
+    assert held_uploads.FIELD not in response.content.decode()
+    assert factories.files_under(media) == []
