@@ -24,6 +24,7 @@ class Bar:
     low: float | None = None
     high: float | None = None
     group: int = 0  # colour index: the same engine keeps its colour across criteria
+    note: str = ""  # why there is no whisker ("too few scores"), shown after the value
 
 
 def interval_chart(
@@ -31,7 +32,9 @@ def interval_chart(
 ) -> SafeString:
     """Horizontal bars from `lo` with whiskers for the intervals; a missing value shows "n/a"."""
     height = ROW_HEIGHT * len(bars) + 40
-    width = LABEL_WIDTH + PLOT_WIDTH + 60
+    # Room after the values for a note such as "too few scores" where a bar has no whisker.
+    notes = any(bar.note and bar.low is None for bar in bars)
+    width = LABEL_WIDTH + PLOT_WIDTH + (230 if notes else 60)
 
     def x(value: float) -> float:
         clamped = min(max(value, lo), hi)
@@ -77,14 +80,22 @@ def interval_chart(
                 )
         parts.append(
             f'<text x="{LABEL_WIDTH + PLOT_WIDTH + 8}" y="{middle + 4:.1f}" '
-            f'font-size="12">{bar.value:.2f}</text>'
+            f'font-size="12">{bar.value:.2f}'
+            + (f" ({escape(bar.note)})" if bar.note and bar.low is None else "")
+            + "</text>"
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))
 
 
-def timeline_chart(points: Sequence[tuple[date | datetime, int]], *, title: str) -> SafeString:
-    """Cumulative count as a line; `points` are (day or hour, count in it), sorted."""
+def timeline_chart(
+    points: Sequence[tuple[date | datetime, int]], *, title: str, note: str = ""
+) -> SafeString:
+    """Cumulative count as a line; `points` are (day or hour, count in it), sorted.
+
+    A single point becomes one bar labelled with its day (or hour) and count. `note` follows
+    the total ("6 votes in all, NOTE"), to say how it relates to counts shown elsewhere.
+    """
     width, height, margin = LABEL_WIDTH + PLOT_WIDTH, 180, 36
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
@@ -94,6 +105,8 @@ def timeline_chart(points: Sequence[tuple[date | datetime, int]], *, title: str)
         parts.append(f'<text x="{margin}" y="{height / 2}" font-size="12">No votes yet</text>')
         parts.append("</svg>")
         return mark_safe("".join(parts))
+    if len(points) == 1:
+        return _single_bucket(points[0], title=title, note=note, size=(width, height, margin))
     cumulative, total = [], 0
     for day, count in points:
         total += count
@@ -118,10 +131,39 @@ def timeline_chart(points: Sequence[tuple[date | datetime, int]], *, title: str)
         f'<text x="{margin}" y="{height - 10}" font-size="11">{_label(first)}</text>'
         f'<text x="{width - margin}" y="{height - 10}" font-size="11" text-anchor="end">'
         f"{_label(last)}</text>"
-        f'<text x="{margin}" y="{margin - 12}" font-size="11">{total} votes in all</text>'
+        f'<text x="{margin}" y="{margin - 12}" font-size="11">{total} votes in all'
+        f"{_note(note)}</text>"
     )
     parts.append("</svg>")
     return mark_safe("".join(parts))
+
+
+def _single_bucket(
+    point: tuple[date | datetime, int], *, title: str, note: str, size: tuple[int, int, int]
+) -> SafeString:
+    """One day (or hour) of votes: a line through one point says nothing, so one labelled bar."""
+    moment, count = point
+    width, height, margin = size
+    bar_width, bar_top = 48, margin + 8
+    left = (width - bar_width) / 2
+    noun = "vote" if count == 1 else "votes"
+    return mark_safe(
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="100%" preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>'
+        f'<rect x="{left:.1f}" y="{bar_top}" width="{bar_width}" '
+        f'height="{height - margin - bar_top}" fill="{PALETTE[0]}" opacity="0.8"/>'
+        f'<text x="{width / 2:.1f}" y="{bar_top - 6}" font-size="12" text-anchor="middle">'
+        f"{count} {noun}</text>"
+        f'<text x="{width / 2:.1f}" y="{height - 10}" font-size="11" text-anchor="middle">'
+        f"{_label(moment)}</text>"
+        f'<text x="{margin}" y="{margin - 12}" font-size="11">{count} {noun} in all'
+        f"{_note(note)}, all {'in this hour' if isinstance(moment, datetime) else 'on this day'}"
+        "</text></svg>"
+    )
+
+
+def _note(note: str) -> str:
+    return f", {escape(note)}" if note else ""
 
 
 def _seconds(moment: date | datetime) -> float:

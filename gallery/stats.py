@@ -15,6 +15,14 @@ from scipy import stats
 # more before the strengths settle, and a fit that gives up would sink the whole bootstrap.
 _ILSR_MAX_ITER = 1000
 
+# Below this many scores a t interval is a formality: with n=2 its half-width is 12.7 standard
+# errors and runs far off any rating scale. The page says "too few scores" instead.
+MIN_SCORES_FOR_INTERVAL = 3
+TOO_FEW_SCORES = "too few scores"
+# A Bradley-Terry interval needs each item compared this often; fewer comparisons resample to
+# nearly the same few patterns and give a narrow interval that claims too much.
+MIN_COMPARISONS_FOR_INTERVAL = 5
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -24,6 +32,8 @@ class Estimate:
     low: float | None
     high: float | None
     n: int
+    # Why there is no interval, or how it was bounded; empty when the interval stands as computed.
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,28 +50,47 @@ def _check_confidence(confidence: float) -> None:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
 
 
-def mean_ci(values: Sequence[float], *, confidence: float = 0.95) -> Estimate:
+def mean_ci(
+    values: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    bounds: tuple[float, float] | None = None,
+    min_n: int = MIN_SCORES_FOR_INTERVAL,
+) -> Estimate:
     """Mean of `values` with a Student-t confidence interval.
 
-    Raises ValueError if confidence is not in (0, 1) or a value is not finite.
+    With fewer than `min_n` values there is no interval and the note says "too few scores".
+    With `bounds` (the rating scale's ends) the interval is clipped to them and the note says
+    so: a mean cannot leave the scale, so the clipped part holds no possible value.
+    Raises ValueError if confidence is not in (0, 1), min_n < 2, bounds are not increasing,
+    or a value is not finite or lies outside `bounds`.
     """
     _check_confidence(confidence)
+    if min_n < 2:
+        raise ValueError(f"min_n must be at least 2, got {min_n}")
+    if bounds is not None and not bounds[0] < bounds[1]:
+        raise ValueError(f"bounds must be (low, high) with low < high, got {bounds}")
     data = np.asarray(values, dtype=float).reshape(-1)
     n = int(data.size)
     if n == 0:
         return Estimate(None, None, None, 0)
     if not np.isfinite(data).all():
         raise ValueError("values must be finite numbers")
+    if bounds is not None and ((data < bounds[0]).any() or (data > bounds[1]).any()):
+        raise ValueError(f"values must lie within {bounds[0]:g} to {bounds[1]:g}")
     # Averaging equal floats can be off by an ulp, which would turn a zero-width interval into
     # a hair-thin one; identical ratings deserve the exact answer.
+    mean = float(data[0]) if (data == data[0]).all() else float(data.mean())
+    if n < min_n:
+        return Estimate(mean, None, None, n, TOO_FEW_SCORES)
     if (data == data[0]).all():
-        value = float(data[0])
-        return Estimate(value, value if n > 1 else None, value if n > 1 else None, n)
-    mean = float(data.mean())
-    if n == 1:
-        return Estimate(mean, None, None, 1)
+        return Estimate(mean, mean, mean, n)
     half_width = float(stats.t.ppf((1 + confidence) / 2, df=n - 1) * data.std(ddof=1) / np.sqrt(n))
-    return Estimate(mean, mean - half_width, mean + half_width, n)
+    low, high = mean - half_width, mean + half_width
+    if bounds is not None and (low < bounds[0] or high > bounds[1]):
+        low, high = float(max(low, bounds[0])), float(min(high, bounds[1]))
+        return Estimate(mean, low, high, n, f"clipped to the {bounds[0]:g}-{bounds[1]:g} scale")
+    return Estimate(mean, low, high, n)
 
 
 def krippendorff_alpha_ordinal(
@@ -165,9 +194,12 @@ def bradley_terry(
 ) -> dict[str, Estimate]:
     """Centred log-strengths of a Luce choice model with participant-bootstrap intervals.
 
-    Items never shown get Estimate(None, None, None, 0); intervals are None with fewer than
-    2 groups. Raises ValueError for an item missing from `items`, regularization <= 0,
-    resamples < 0 or confidence not in (0, 1); RuntimeError if a fit does not converge.
+    Items never shown get Estimate(None, None, None, 0). An interval is None, with a note
+    saying why, with fewer than 2 groups, for an item in fewer than
+    MIN_COMPARISONS_FOR_INTERVAL trials, one never or always chosen (its strength is the
+    regulariser's, not the data's), or where every resample gives the same value.
+    Raises ValueError for an item missing from `items`, regularization <= 0, resamples < 0
+    or confidence not in (0, 1); RuntimeError if a fit does not converge.
     """
     _check_confidence(confidence)
     if regularization <= 0:
@@ -226,16 +258,32 @@ def bradley_terry(
         tail = (1 - confidence) / 2 * 100
         low, high = np.percentile(draws, [tail, 100 - tail], axis=0)
 
-    return {
-        name: (
-            Estimate(
-                float(params[index[name]]),
-                None if low is None else float(low[index[name]]),
-                None if high is None else float(high[index[name]]),
-                counts[name],
+    wins = dict.fromkeys(fitted, 0)
+    for _, winner, _losers in trials:
+        wins[winner] += 1
+
+    def estimate(name: str) -> Estimate:
+        if name not in index:
+            return Estimate(None, None, None, 0)
+        i, n = index[name], counts[name]
+        value = float(params[i])
+        if low is None:
+            note = "one participant only: no interval" if resamples > 0 else ""
+            return Estimate(value, None, None, n, note)
+        if n < MIN_COMPARISONS_FOR_INTERVAL:
+            note = (
+                f"too few comparisons for an interval ({n}, needs {MIN_COMPARISONS_FOR_INTERVAL})"
             )
-            if name in index
-            else Estimate(None, None, None, 0)
-        )
-        for name in names
-    }
+            return Estimate(value, None, None, n, note)
+        if wins[name] in (0, n):
+            # The likelihood keeps rising as the strength runs off to infinity; only the
+            # regulariser stops it, so resamples bound nothing the data says.
+            side = "never" if wins[name] == 0 else "always"
+            note = f"{side} chosen: the data set no bound on its strength, so no interval"
+            return Estimate(value, None, None, n, note)
+        if high[i] - low[i] <= 1e-9 * max(1.0, abs(value)):
+            note = "every resample gives the same strength: the data cannot support an interval"
+            return Estimate(value, None, None, n, note)
+        return Estimate(value, float(low[i]), float(high[i]), n)
+
+    return {name: estimate(name) for name in names}

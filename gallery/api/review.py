@@ -119,9 +119,16 @@ class ReviewProgressSerializer(serializers.Serializer):
 
 class ReviewEstimateSerializer(serializers.Serializer):
     mean = serializers.FloatField(source="value", allow_null=True)
-    low = serializers.FloatField(allow_null=True, help_text="95% confidence interval.")
+    low = serializers.FloatField(
+        allow_null=True, help_text="95% Student-t interval, clipped to the 1-5 scale."
+    )
     high = serializers.FloatField(allow_null=True)
-    n = serializers.IntegerField()
+    n = serializers.IntegerField(help_text="Number of scores.")
+    note = serializers.CharField(
+        allow_blank=True,
+        help_text='Why low and high are null ("too few scores": under 3), or that the interval '
+        "was clipped to the scale; empty otherwise.",
+    )
 
 
 class ReviewAgreementSerializer(serializers.Serializer):

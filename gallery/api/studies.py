@@ -48,6 +48,9 @@ class EstimateSerializer(serializers.Serializer):
     low = serializers.FloatField(allow_null=True, help_text="95% interval, lower end.")
     high = serializers.FloatField(allow_null=True, help_text="95% interval, upper end.")
     n = serializers.IntegerField()
+    note = serializers.CharField(
+        allow_blank=True, help_text="Why there is no interval (too few comparisons, ...), or empty."
+    )
 
 
 # A second vote, or one on an image set never handed to the visitor, is a conflict with what
@@ -341,7 +344,14 @@ class StudyResultsApi(APIView):
         status = serializers.CharField()
         kind = serializers.CharField(help_text="restoration | stylized")
         engines = EngineSerializer(many=True)
-        counted = serializers.IntegerField(help_text="First votes counted (attention passed).")
+        counted = serializers.IntegerField(
+            help_text="First votes counted in shares and scale: from every participant who did "
+            "not fail the attention check."
+        )
+        first_votes = serializers.IntegerField(
+            help_text="Every first vote, as timeline and trials count them: counted plus "
+            "attention.excluded_votes."
+        )
         decisive = serializers.IntegerField(help_text="Counted votes that chose an image.")
         not_sure = NotSureSerializer()
         participants = serializers.IntegerField()

@@ -276,7 +276,9 @@ def campaign_results(*, campaign: ReviewCampaign) -> dict:
         values[(engine_of[item_id], criterion)].append(score)
         matrices[criterion][row_of[expert_id], column_of[item_id]] = score
         count += 1
-    means = {(e, c): mean_ci(values[(e, c)]) for e in engines for c in criteria}
+    # Scores are 1 to 5: a t interval running past either end is clipped there (and says so).
+    scale = (min(SCALE_VALUES), max(SCALE_VALUES))
+    means = {(e, c): mean_ci(values[(e, c)], bounds=scale) for e in engines for c in criteria}
     responses = ReviewResponse.objects.filter(item__campaign=campaign, expert_id__in=row_of)
     done, skipped = defaultdict(int), defaultdict(int)
     for expert_id, submitted_at, was_skipped in responses.values_list(

@@ -387,6 +387,9 @@ def study_results(*, study: UserStudy, resamples: int = 200) -> dict:
             for engine in engines
         ],
         "counted": len(counted),
+        # Every first answer, as the timeline and the image-set table count them: the counted
+        # ones plus attention["excluded_votes"] (participants who failed the attention check).
+        "first_votes": sum(1 for v in votes if not v["repeat"]),
         "decisive": len(decisive),
         "not_sure": {"votes": not_sure, "share": stats.wilson_interval(not_sure, len(counted))},
         "participants": len({v["participant_id"] for v in counted}),

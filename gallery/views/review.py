@@ -188,7 +188,7 @@ def _results_charts(results: dict) -> list[tuple[str, str]]:
     charts = []
     for index, criterion in enumerate(results["criteria"]):
         bars = [
-            Bar(label=row["engine"], value=cell.value, low=cell.low, high=cell.high, group=group)
+            Bar(row["engine"], cell.value, cell.low, cell.high, group=group, note=cell.note)
             for group, row in enumerate(results["rows"])
             for cell in [row["cells"][index]]
         ]

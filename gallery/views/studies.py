@@ -219,7 +219,14 @@ def _presented(study: UserStudy, results: dict) -> dict:
         for i, row in enumerate(rows)
     ]
     scale = [
-        Bar(row["engine"], row["scale"].value, row["scale"].low, row["scale"].high, group=i)
+        Bar(
+            row["engine"],
+            row["scale"].value,
+            row["scale"].low,
+            row["scale"].high,
+            group=i,
+            note="no interval" if row["scale"].note else "",
+        )
         for i, row in enumerate(rows)
     ]
     ends = [abs(x) for bar in scale for x in (bar.value, bar.low, bar.high) if x is not None]
@@ -233,16 +240,28 @@ def _presented(study: UserStudy, results: dict) -> dict:
         "scale_chart": interval_chart(
             scale, lo=-reach, hi=reach, title="Bradley-Terry scale", ticks=(-reach, 0, reach)
         ),
-        "timeline_chart": _timeline(study, results["timeline"]),
+        "timeline_chart": _timeline(study, results["timeline"], _excluded_note(results)),
     }
 
 
-def _timeline(study: UserStudy, daily: list[tuple]) -> str:
-    # A study that ran within one day would be a single point per day: show its hours instead.
+def _excluded_note(results: dict) -> str:
+    """How the timeline's total (every first vote) relates to the votes counted in the shares."""
+    excluded = results["attention"]["excluded_votes"]
+    if not excluded:
+        return "all counted"
+    return (
+        f"{results['counted']} counted; {excluded} from participants who failed the attention "
+        "check are not"
+    )
+
+
+def _timeline(study: UserStudy, daily: list[tuple], note: str) -> str:
+    # A study that ran within one day would be a single point per day: show its hours instead
+    # (and a single hour is drawn as one labelled bar).
     if len(daily) == 1:
         hourly = selectors.study_vote_timeline(study=study, hourly=True)
-        return timeline_chart(hourly, title="Votes per hour, cumulative")
-    return timeline_chart(daily, title="Votes per day, cumulative")
+        return timeline_chart(hourly, title="Votes per hour, cumulative", note=note)
+    return timeline_chart(daily, title="Votes per day, cumulative", note=note)
 
 
 @curator_required

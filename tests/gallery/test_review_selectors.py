@@ -144,7 +144,9 @@ def test_campaign_results_means_match_hand_computed_values(scored):
     # Scores 1, 3, 2, 4: mean 2.5, sd sqrt(5/3), half width t * sd / sqrt(4).
     half = T_975_3 * math.sqrt(5 / 3) / 2
     assert telea.n == 4 and telea.value == pytest.approx(2.5)
-    assert (telea.low, telea.high) == pytest.approx((2.5 - half, 2.5 + half))
+    # 2.5 - half is below the scale's 1: the interval is clipped there, and says so.
+    assert (telea.low, telea.high) == pytest.approx((1, 2.5 + half))
+    assert 2.5 - half < 1 and telea.note == "clipped to the 1-5 scale"
     navier = results["means"][("navier_stokes", "structure")]
     # Scores 2, 4, 2, 4: mean 3, sd sqrt(4/3).
     half = T_975_3 * math.sqrt(4 / 3) / 2

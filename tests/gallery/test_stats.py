@@ -56,7 +56,7 @@ def test_mean_ci_widens_with_confidence():
 
 
 def test_mean_ci_single_value_has_no_interval():
-    assert mean_ci([3.5]) == Estimate(3.5, None, None, 1)
+    assert mean_ci([3.5]) == Estimate(3.5, None, None, 1, "too few scores")
 
 
 def test_mean_ci_no_values_has_no_mean():
@@ -290,9 +290,64 @@ def test_bradley_terry_rejects_unknown_item():
 def test_bradley_terry_survives_resamples_missing_items():
     # With two participants who saw disjoint pairs, about half the resamples hold only one
     # pair; the fit must still cover all four items.
-    choices = [Choice("p1", "A", ("B",)), Choice("p2", "C", ("D",))]
+    choices = [Choice("p1", w, tuple({"A", "B"} - {w})) for w in "AAAABB"]
+    choices += [Choice("p2", w, tuple({"C", "D"} - {w})) for w in "CCCCDD"]
     strengths = bradley_terry(choices, resamples=50)
     assert all(
         math.isfinite(estimate.low) and math.isfinite(estimate.high)
         for estimate in strengths.values()
     )
+
+
+def test_mean_ci_with_two_scores_says_too_few_scores():
+    # The "4.50 [-1.85, 10.85] n=2" on a 1-5 scale.
+    assert mean_ci([4, 5], bounds=(1, 5)) == Estimate(4.5, None, None, 2, "too few scores")
+
+
+def test_mean_ci_clips_to_the_scale_and_says_so():
+    estimate = mean_ci([1, 5, 5, 3], bounds=(1, 5))
+    # Unclipped: 3.5 +- 3.182 * 1.915 / 2 = [0.45, 6.55].
+    assert (estimate.value, estimate.low, estimate.high) == (3.5, 1.0, 5.0)
+    assert estimate.note == "clipped to the 1-5 scale"
+    inside = mean_ci([2, 4, 4, 4, 5, 5, 7, 9], bounds=(0, 10))
+    assert inside == mean_ci([2, 4, 4, 4, 5, 5, 7, 9]) and inside.note == ""
+
+
+def test_mean_ci_rejects_values_off_the_scale_and_bad_bounds():
+    with pytest.raises(ValueError):
+        mean_ci([0, 3, 4], bounds=(1, 5))
+    with pytest.raises(ValueError):
+        mean_ci([3, 4, 4], bounds=(5, 1))
+    with pytest.raises(ValueError):
+        mean_ci([3, 4, 4], min_n=1)
+
+
+def test_bradley_terry_zero_width_interval_becomes_a_note():
+    # The "-1.40 to -1.40": two participants, each picks A over B and C, and every
+    # resample is the same data.
+    strengths = bradley_terry([Choice(p, "A", ("B", "C")) for p in ("p1", "p2")])
+    assert strengths["B"].value == pytest.approx(-1.40, abs=0.01)
+    for estimate in strengths.values():
+        assert estimate.low is None and estimate.high is None
+        assert estimate.note == "too few comparisons for an interval (2, needs 5)"
+
+
+def test_bradley_terry_notes_items_never_or_always_chosen_and_lone_participants():
+    choices = [
+        Choice(f"p{i}", w, tuple(x for x in "ABC" if x != w)) for i, w in enumerate("AB" * 4)
+    ]
+    strengths = bradley_terry(choices)
+    assert strengths["C"].note.startswith("never chosen") and strengths["C"].low is None
+    assert strengths["A"].low < strengths["A"].value < strengths["A"].high
+    assert strengths["A"].note == ""
+    alone = bradley_terry([Choice("p1", w, tuple({"A", "B"} - {w})) for w in "AAAB" * 2])
+    assert alone["A"].low is None and alone["A"].note == "one participant only: no interval"
+
+
+def test_bradley_terry_identical_resamples_give_no_interval():
+    # Enough comparisons, two participants with the same mixed answers: every resample is a
+    # copy of the same pattern, so the interval would have zero width.
+    same = [Choice(p, w, tuple({"A", "B"} - {w})) for p in ("p1", "p2") for w in "AAB"]
+    strengths = bradley_terry(same)
+    assert strengths["A"].low is None
+    assert strengths["A"].note.startswith("every resample gives the same strength")
