@@ -4,7 +4,8 @@ A browser cannot put a file back into a file input, so a form refused for its me
 site, say) would make the curator choose the file again. Instead the page keeps it: the bytes
 go to MEDIA_ROOT/held/<user id>/<random name>, and the form carries a signed token naming that
 file and its user. The next submission without a new file uses the held one; a new file
-replaces it. Tokens expire after HOLD_SECONDS; a user's expired files go when they hold another.
+replaces it. Tokens expire after HOLD_SECONDS; when a user holds another file, their expired
+files go, and so do all but their newest HOLD_MAX_FILES - 1 (several tabs may each keep one).
 """
 
 import os
@@ -17,6 +18,7 @@ from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 
 HOLD_SECONDS = 24 * 60 * 60
+HOLD_MAX_FILES = 5
 SALT = "heritage.held_uploads"
 FIELD = "held_image"
 
@@ -29,7 +31,7 @@ def hold(*, user_id: int, upload: UploadedFile) -> str:
     """Keep an accepted upload for `user_id`; returns the signed token for the form."""
     folder = _folder(user_id)
     folder.mkdir(parents=True, exist_ok=True)
-    _remove_expired(folder)
+    _remove_old(folder)
     stored = secrets.token_hex(16)
     upload.seek(0)
     with open(folder / stored, "wb") as handle:
@@ -78,8 +80,14 @@ def release(*, user_id: int, token: str) -> None:
         data["path"].unlink(missing_ok=True)
 
 
-def _remove_expired(folder: Path) -> None:
+def _remove_old(folder: Path) -> None:
+    """Remove expired files, and the oldest beyond HOLD_MAX_FILES - 1 (room for a new one)."""
     cutoff = time.time() - HOLD_SECONDS
-    for entry in os.scandir(folder):
-        if entry.is_file() and entry.stat().st_mtime < cutoff:
+    entries = sorted(
+        (entry for entry in os.scandir(folder) if entry.is_file()),
+        key=lambda entry: entry.stat().st_mtime,
+        reverse=True,
+    )
+    for index, entry in enumerate(entries):
+        if index >= HOLD_MAX_FILES - 1 or entry.stat().st_mtime < cutoff:
             Path(entry.path).unlink(missing_ok=True)

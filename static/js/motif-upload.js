@@ -99,12 +99,6 @@
     upload(Array.from(input.files));
     input.value = "";
   });
-  zone.addEventListener("keydown", (event) => {
-    if (event.target === zone && (event.key === "Enter" || event.key === " ")) {
-      event.preventDefault();
-      input.click();
-    }
-  });
   ["dragenter", "dragover"].forEach((type) =>
     zone.addEventListener(type, (event) => {
       event.preventDefault();
