@@ -19,6 +19,7 @@ _ILSR_MAX_ITER = 1000
 # errors and runs far off any rating scale. The page says "too few scores" instead.
 MIN_SCORES_FOR_INTERVAL = 3
 TOO_FEW_SCORES = "too few scores"
+ALL_EQUAL = "all scores equal: no spread to build an interval from"
 # A Bradley-Terry interval needs each item compared this often; fewer comparisons resample to
 # nearly the same few patterns and give a narrow interval that claims too much.
 MIN_COMPARISONS_FOR_INTERVAL = 5
@@ -59,7 +60,8 @@ def mean_ci(
 ) -> Estimate:
     """Mean of `values` with a Student-t confidence interval.
 
-    With fewer than `min_n` values there is no interval and the note says "too few scores".
+    With fewer than `min_n` values there is no interval and the note says "too few scores";
+    nor is there one when every value is the same (a zero width would claim certainty).
     With `bounds` (the rating scale's ends) the interval is clipped to them and the note says
     so: a mean cannot leave the scale, so the clipped part holds no possible value.
     Raises ValueError if confidence is not in (0, 1), min_n < 2, bounds are not increasing,
@@ -84,7 +86,8 @@ def mean_ci(
     if n < min_n:
         return Estimate(mean, None, None, n, TOO_FEW_SCORES)
     if (data == data[0]).all():
-        return Estimate(mean, mean, mean, n)
+        # A zero-width interval would claim a certainty a few equal scores do not give.
+        return Estimate(mean, None, None, n, ALL_EQUAL)
     half_width = float(stats.t.ppf((1 + confidence) / 2, df=n - 1) * data.std(ddof=1) / np.sqrt(n))
     low, high = mean - half_width, mean + half_width
     if bounds is not None and (low < bounds[0] or high > bounds[1]):

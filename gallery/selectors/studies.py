@@ -323,7 +323,8 @@ def _bradley_terry(
     # The bootstrap takes about a second per thousand votes; the same votes give the same
     # answer (fixed seed), so a curator reloading the results page does not wait again.
     digest = hashlib.sha256(repr((choices, engines, resamples)).encode()).hexdigest()
-    key = f"gallery:study-bt:{study.pk}:{digest}"
+    # v2: estimates carry a note on why an interval is withheld; older entries lack it.
+    key = f"gallery:study-bt-v2:{study.pk}:{digest}"
     scale = cache.get(key)
     if scale is None:
         scale = stats.bradley_terry(choices, items=engines, resamples=resamples)

@@ -63,8 +63,12 @@ def test_mean_ci_no_values_has_no_mean():
     assert mean_ci([]) == Estimate(None, None, None, 0)
 
 
-def test_mean_ci_equal_values_give_zero_width_interval():
-    assert mean_ci([0.1, 0.1, 0.1]) == Estimate(0.1, 0.1, 0.1, 3)
+def test_mean_ci_equal_values_give_no_zero_width_interval():
+    # Exactly 0.1 (no ulp lost to averaging), and no interval claiming certainty.
+    estimate = mean_ci([0.1, 0.1, 0.1])
+    assert estimate == Estimate(
+        0.1, None, None, 3, "all scores equal: no spread to build an interval from"
+    )
 
 
 def test_mean_ci_rejects_bad_confidence_and_nan():
