@@ -188,7 +188,8 @@ def _results_charts(results: dict) -> list[tuple[str, str]]:
     charts = []
     for index, criterion in enumerate(results["criteria"]):
         bars = [
-            Bar(row["engine"], cell.value, cell.low, cell.high, group=group, note=cell.note)
+            # The chart has room for the note's head ("all scores equal"); the table has it all.
+            Bar(row["engine"], cell.value, cell.low, cell.high, group, cell.note.split(":")[0])
             for group, row in enumerate(results["rows"])
             for cell in [row["cells"][index]]
         ]

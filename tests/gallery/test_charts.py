@@ -38,3 +38,21 @@ def test_interval_chart_clips_whiskers_to_the_scale_and_says_na():
     xs = [float(x) for x in re.findall(r'x1="([\d.]+)"', svg)]
     assert min(xs) >= 220 and max(xs) <= 220 + 420  # inside the plot: label width + plot width
     assert "n/a" in svg and "4.50" in svg
+
+
+def test_interval_chart_names_why_a_bar_has_no_whisker():
+    svg = interval_chart(
+        [Bar("telea", 4.5, note="too few scores"), Bar("navier", 3.0, 2.0, 4.0, note="clipped")],
+        lo=1,
+        hi=5,
+        title="Overall",
+    )
+    assert "4.50 (too few scores)</text>" in svg
+    assert "3.00</text>" in svg and "clipped" not in svg  # a whisker shows; nothing to explain
+
+
+def test_timeline_chart_of_one_day_is_a_labelled_bar():
+    svg = timeline_chart([(date(2026, 3, 2), 1)], title="Votes per day", note="all counted")
+    assert "<circle" not in svg and "<rect" in svg
+    assert ">1 vote</text>" in svg and "2026-03-02" in svg
+    assert "1 vote in all, all counted, all on this day" in svg
