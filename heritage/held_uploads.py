@@ -56,12 +56,6 @@ def _read_token(*, user_id: int, token: str) -> dict | None:
     return {**data, "path": folder_file}
 
 
-def held_name(*, user_id: int, token: str) -> str | None:
-    """The original name of the file a valid token of this user holds; None otherwise."""
-    data = _read_token(user_id=user_id, token=token)
-    return data["name"] if data else None
-
-
 def take(*, user_id: int, token: str) -> UploadedFile | None:
     """The held file as an upload (its original name), or None for a token that is not this
     user's, has expired or names a file already gone."""

@@ -88,3 +88,24 @@ def test_a_refused_form_keeps_the_chosen_file(signed_in, tmp_path):
 
     expect(page.locator(".message")).to_contain_text('"East wall" was added to the catalogue')
     assert Motif.objects.get().original_filename == "east-wall.png"
+
+
+def test_several_files_chosen_at_once_each_get_a_result(signed_in, tmp_path):
+    page, user = signed_in
+    factories.make_motif(user=user, seed=403, title="Cave ceiling")
+    page.goto(page.url.replace("/motifs/", "/motifs/upload/"))
+    page.fill("#id_new_site", "Mogao Cave 61")
+    page.fill("#id_title", "Lotus ceiling")
+    new = tmp_path / "lotus.png"
+    new.write_bytes(factories.png_bytes(36, 36, seed=404))
+    again = tmp_path / "ceiling-again.png"
+    again.write_bytes(factories.png_bytes(64, 48, seed=403))  # the bytes of "Cave ceiling"
+
+    page.set_input_files("#drop-zone-input", [str(new), str(again)])
+
+    results = page.locator("#upload-results > li")
+    expect(results.filter(has_text="lotus.png")).to_contain_text("catalogued as Lotus ceiling")
+    expect(results.filter(has_text="ceiling-again.png")).to_contain_text(
+        'already in the catalogue as "Cave ceiling"'
+    )
+    assert Motif.objects.filter(title="Lotus ceiling").count() == 1

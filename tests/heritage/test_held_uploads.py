@@ -24,7 +24,6 @@ def test_a_held_file_comes_back_with_its_name_and_bytes(media):
         b"north wall",
         "image/png",
     )
-    assert held_uploads.held_name(user_id=7, token=token) == "north.png"
     assert held_uploads.take(user_id=8, token=token) is None
     held_uploads.release(user_id=7, token=token)
     assert held_uploads.take(user_id=7, token=token) is None
