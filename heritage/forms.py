@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from heritage import services
+from heritage.ids import IdModelChoiceField
 from heritage.models import NOTES_MAX_LENGTH, DamageAnnotation, DamageKind, Motif, Site
 from heritage.services import MOTIF_TEXT_FIELDS
 
@@ -13,7 +14,7 @@ STYLE_SUGGESTIONS = "style-suggestions"
 
 
 class MotifMetadataForm(forms.ModelForm):
-    site = forms.ModelChoiceField(
+    site = IdModelChoiceField(
         queryset=Site.objects.all(),
         required=False,
         empty_label="(choose a site, or name a new one below)",
@@ -96,9 +97,7 @@ class MotifUploadForm(MotifMetadataForm):
 
 class MotifFilterForm(forms.Form):
     q = forms.CharField(label="Search titles", required=False)
-    site = forms.ModelChoiceField(
-        queryset=Site.objects.all(), required=False, empty_label="All sites"
-    )
+    site = IdModelChoiceField(queryset=Site.objects.all(), required=False, empty_label="All sites")
     era = forms.CharField(required=False)
     style = forms.CharField(required=False)
     kind = forms.ChoiceField(

@@ -59,3 +59,41 @@ class IdField(forms.IntegerField):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(**kwargs)
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
+def _refuse_past_ids(field: forms.ModelChoiceField, value: object) -> None:
+    """invalid_choice for a whole number no database id can be (0, negative, past 64 bits).
+
+    Django would send it to the database as it is, and SQLite cannot compare integers past
+    64 bits (OverflowError: a 500). Other text is left to Django's own messages.
+    """
+    if isinstance(value, bool) or field.to_field_name is not None:
+        return
+    text = str(value).strip() if isinstance(value, int | str) else ""
+    if _WHOLE_NUMBER.fullmatch(text) and parse_id(text) is None:
+        raise forms.ValidationError(
+            field.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+        )
+
+
+class IdModelChoiceField(forms.ModelChoiceField):
+    """ModelChoiceField whose choices are picked by id: an id no database holds is an
+    invalid choice, never a query."""
+
+    def to_python(self, value):
+        if value not in self.empty_values:
+            _refuse_past_ids(self, value)
+        return super().to_python(value)
+
+
+class IdModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """ModelMultipleChoiceField whose choices are picked by id (see IdModelChoiceField)."""
+
+    def _check_values(self, value):
+        if isinstance(value, list | tuple):
+            for pk in value:
+                _refuse_past_ids(self, pk)
+        return super()._check_values(value)

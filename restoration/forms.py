@@ -2,6 +2,7 @@
 
 from django import forms
 
+from heritage.ids import IdModelChoiceField, IdModelMultipleChoiceField
 from heritage.models import DamageAnnotation, Motif
 from restoration.models import ModelCheckpoint
 
@@ -12,7 +13,7 @@ class EngineJobForm(forms.Form):
     engine = forms.ChoiceField()
     # Offered per engine by the panel; services refuse one of another engine and take the
     # engine's default when none is chosen.
-    checkpoint = forms.ModelChoiceField(queryset=ModelCheckpoint.objects.all(), required=False)
+    checkpoint = IdModelChoiceField(queryset=ModelCheckpoint.objects.all(), required=False)
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
 
     def __init__(self, *args, engines: list[str], **kwargs):
@@ -32,7 +33,7 @@ class EngineJobForm(forms.Form):
 class JobCreateForm(EngineJobForm):
     """Launch a restoration of one of the motif's damage annotations."""
 
-    annotation = forms.ModelChoiceField(queryset=DamageAnnotation.objects.none())
+    annotation = IdModelChoiceField(queryset=DamageAnnotation.objects.none())
     colour_correction = forms.BooleanField(
         required=False,
         label="Colour correction",
@@ -63,7 +64,7 @@ class TrainingRunForm(forms.Form):
     """Start a training run: engine, motifs and the options the CLI takes."""
 
     engine = forms.ChoiceField()
-    motifs = forms.ModelMultipleChoiceField(
+    motifs = IdModelMultipleChoiceField(
         queryset=Motif.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         help_text="Motifs with recorded real damage give only their intact areas.",
@@ -80,7 +81,7 @@ class TrainingRunForm(forms.Form):
         help_text="Channels per level, e.g. 64,96,128,192 (empty: the default).",
     )
     # Style engines (cyclegan, cut): `motifs` are domain A (photographs), these domain B.
-    domain_b = forms.ModelMultipleChoiceField(
+    domain_b = IdModelMultipleChoiceField(
         queryset=Motif.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         required=False,

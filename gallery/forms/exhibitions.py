@@ -3,7 +3,7 @@
 from django import forms
 
 from gallery.models import Exhibition
-from heritage.ids import parse_id
+from heritage.ids import IdModelChoiceField, parse_id
 from heritage.models import Motif
 from restoration.models import Restoration, Task
 
@@ -96,7 +96,7 @@ class ExhibitionForm(forms.Form):
         return {name: getattr(exhibition, name) for name in cls.base_fields}
 
 
-class _RestorationChoice(forms.ModelChoiceField):
+class _RestorationChoice(IdModelChoiceField):
     def label_from_instance(self, obj: Restoration) -> str:
         # Curators only: they may see engines; visitors never get this form.
         made = "stylized by " if obj.task == Task.STYLIZE else ""
@@ -104,7 +104,7 @@ class _RestorationChoice(forms.ModelChoiceField):
 
 
 class EntryAddForm(forms.Form):
-    motif = forms.ModelChoiceField(queryset=Motif.objects.none(), empty_label="(choose a motif)")
+    motif = IdModelChoiceField(queryset=Motif.objects.none(), empty_label="(choose a motif)")
     restoration = _RestorationChoice(
         queryset=Restoration.objects.none(),
         required=False,

@@ -5,6 +5,7 @@ from django.http import QueryDict
 
 from gallery.models import DEFAULT_RUBRIC, STYLE_RUBRIC, ResultKind, ReviewCampaign
 from gallery.results import kind_of
+from heritage.ids import IdModelMultipleChoiceField
 from heritage.models import User
 from restoration.models import Restoration
 
@@ -15,8 +16,8 @@ RESTORATION_REFERENCES = [
 ]
 
 
-def _experts() -> forms.ModelMultipleChoiceField:
-    return forms.ModelMultipleChoiceField(
+def _experts() -> IdModelMultipleChoiceField:
+    return IdModelMultipleChoiceField(
         queryset=User.objects.filter(role=User.Role.EXPERT, is_active=True).order_by("username"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -39,7 +40,7 @@ class CampaignCreateForm(forms.Form):
         help_text="Stylized images are always shown beside the photograph they were made from.",
     )
     # Rendered by the template grouped by motif; the queryset only checks what was sent.
-    restorations = forms.ModelMultipleChoiceField(
+    restorations = IdModelMultipleChoiceField(
         queryset=Restoration.objects.all(),
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one restoration to review."},

@@ -3,7 +3,7 @@
 from django import forms
 
 from gallery.models import STYLE_QUESTION
-from heritage.ids import IdField
+from heritage.ids import IdField, IdModelMultipleChoiceField
 from heritage.models import Motif
 from restoration.models import Restoration, RestorationJob
 
@@ -54,14 +54,14 @@ class StudyCreateForm(forms.Form):
         "who answer it differently are left out of the results.",
     )
     open_now = forms.BooleanField(required=False, label="Open to visitors at once")
-    restorations = forms.ModelMultipleChoiceField(
+    restorations = IdModelMultipleChoiceField(
         queryset=Restoration.objects.filter(job__status=RestorationJob.Status.SUCCEEDED),
         widget=forms.CheckboxSelectMultiple,
         help_text="Each damaged input becomes one image set, its restorations the candidates; "
         "or each photograph, its stylized images the candidates. One kind per study.",
         error_messages={"required": "Choose the restorations to compare."},
     )
-    artworks = forms.ModelMultipleChoiceField(
+    artworks = IdModelMultipleChoiceField(
         queryset=Motif.objects.filter(kind=Motif.Kind.ARTWORK),
         widget=forms.CheckboxSelectMultiple,
         required=False,

@@ -15,7 +15,6 @@ from rest_framework.views import APIView
 from heritage.api.common import FILE_RESPONSES, FileApi, Pages
 from heritage.api.errors import form_error
 from heritage.api.permissions import IsCurator
-from heritage.ids import parse_id
 from heritage.jsonbody import BoundedJSONParser
 from restoration import progress, training_runs, training_selectors
 from restoration.forms import TrainingResumeForm, TrainingRunForm
@@ -122,17 +121,6 @@ def _form(data: dict) -> TrainingRunForm:
     )
 
 
-def _check_ids(values, field: str) -> None:
-    """Refuse, in the form's words, a value no database id can be (which the form would send
-    to the database as it is: SQLite cannot compare integers past 64 bits)."""
-    if not isinstance(values, list):
-        return  # the form says what a list of choices is
-    message = TrainingRunForm.base_fields[field].error_messages["invalid_choice"]
-    for value in values:
-        if parse_id(value) is None:
-            raise exceptions.ValidationError({field: [message % {"value": value}]})
-
-
 def _accepted(run: TrainingRun) -> Response:
     response = Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
     response["Location"] = reverse("restoration_api:training_run", args=[run.pk])
@@ -166,8 +154,6 @@ class TrainingRunListApi(generics.ListAPIView):
             raise exceptions.ValidationError(
                 {"detail": f"Unknown fields: {', '.join(unknown)}; known: {', '.join(known)}."}
             )
-        for field in ("motifs", "domain_b"):
-            _check_ids(request.data.get(field), field)
         form = _form(dict(request.data))
         if not form.is_valid():
             raise form_error(form)
