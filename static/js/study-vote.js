@@ -164,5 +164,14 @@
     }
   });
 
+  // Back to this page from the browser's cache: the vote sent from it may have been refused,
+  // and the page must take a choice again (the server says if it was already counted).
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    sent = false;
+    confirm.removeAttribute("aria-disabled");
+    update();
+  });
+
   update();
 })();
