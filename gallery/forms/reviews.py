@@ -3,7 +3,6 @@
 from django import forms
 from django.http import QueryDict
 
-from gallery.forms.choices import ResultMultipleChoiceField
 from gallery.models import DEFAULT_RUBRIC, STYLE_RUBRIC, ResultKind, ReviewCampaign
 from gallery.results import kind_of
 from heritage.ids import IdModelMultipleChoiceField
@@ -41,8 +40,8 @@ class CampaignCreateForm(forms.Form):
         help_text="Stylized images are always shown beside the photograph they were made from.",
     )
     # Rendered by the template grouped by motif; the queryset only checks what was sent.
-    restorations = ResultMultipleChoiceField(
-        queryset=Restoration.objects.select_related("job__motif"),
+    restorations = IdModelMultipleChoiceField(
+        queryset=Restoration.objects.all(),
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one restoration to review."},
     )

@@ -1,9 +1,9 @@
-"""REST API of the catalogue and the team under /api/v1/, with the API's root and documentation."""
+"""REST API of the catalogue under /api/v1/, with the API's root and documentation."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
-from heritage.api import annotations, catalogue, root, team
+from heritage.api import annotations, catalogue, root
 
 app_name = "heritage_api"
 
@@ -18,5 +18,4 @@ urlpatterns = [
     ),
     *catalogue.urlpatterns,
     *annotations.urlpatterns,
-    *team.urlpatterns,
 ]

@@ -75,9 +75,7 @@ def test_a_visitor_votes_for_a_real_painting_without_being_told_it_is_one(
             f"() => document.querySelectorAll('.study-candidate img')[{index}].naturalWidth === 64"
         )
     painting_token = study.trials.get().candidates.get(artwork=painting).token
-    choice = page.get_attribute(f"input[value='{painting_token}']", "id")
-    page.click(f"label[for={choice}]")
-    page.get_by_role("button", name="Confirm").click()
+    page.click(f"button[value='{painting_token}']")
     page.wait_for_url(f"{live_server.url}/studies/{study.slug}/thanks/")
 
     vote = StudyVote.objects.get()
