@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.db import models
 
 MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -64,13 +65,27 @@ class IdField(forms.IntegerField):
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
+def _picks_by_id(field: forms.ModelChoiceField) -> bool:
+    """Whether the field's choices are picked by an id: their own, or another model's that
+    `to_field_name` names through a foreign key (a result picked by its "job_id")."""
+    if field.to_field_name is None:
+        return True
+    model_field = field.queryset.model._meta.get_field(field.to_field_name)
+    target = getattr(model_field, "target_field", None)
+    return (
+        (model_field.many_to_one or model_field.one_to_one)
+        and isinstance(target, models.IntegerField)
+        and target.primary_key
+    )
+
+
 def _refuse_past_ids(field: forms.ModelChoiceField, value: object) -> None:
     """invalid_choice for a whole number no database id can be (0, negative, past 64 bits).
 
     Django would send it to the database as it is, and SQLite cannot compare integers past
     64 bits (OverflowError: a 500). Other text is left to Django's own messages.
     """
-    if isinstance(value, bool) or field.to_field_name is not None:
+    if isinstance(value, bool) or not _picks_by_id(field):
         return
     text = str(value).strip() if isinstance(value, int | str) else ""
     if _WHOLE_NUMBER.fullmatch(text) and parse_id(text) is None:

@@ -499,8 +499,9 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Heritage restoration API",
-    "DESCRIPTION": "The catalogue (sites, motifs, damage annotations), engines, restoration and "
-    "style jobs with their results, exhibitions, blind expert review and public user studies. "
+    "DESCRIPTION": "The catalogue (sites, motifs, damage annotations), engines and their "
+    "checkpoints, restoration and style jobs with their results, training runs, exhibitions, "
+    "blind expert review, public user studies and the team (accounts, invitations). "
     "Scripts authenticate with `Authorization: Token KEY` (a personal token from the profile "
     'page). Errors: {"detail": "why"}, or {"<field>": ["why"]} by field.',
     "VERSION": "1",

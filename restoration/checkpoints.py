@@ -27,7 +27,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from restoration.engines.base import EngineError
 from restoration.engines.registry import registry
@@ -95,6 +96,37 @@ def by_engine() -> dict[str, list[ModelCheckpoint]]:
     return grouped
 
 
+def checkpoint_list(*, engine: str | None = None) -> QuerySet[ModelCheckpoint]:
+    """Checkpoints by engine, each engine's default first, then newest first; `engine`'s only
+    when given."""
+    checkpoints = ModelCheckpoint.objects.select_related("trained_by").order_by(
+        "engine", "-is_default", "-created_at", "-id"
+    )
+    return checkpoints.filter(engine=engine) if engine else checkpoints
+
+
+def training_data_summary(training_data: dict) -> dict[str, Any]:
+    """What a checkpoint was trained on, in brief: for each list of files in its manifest
+    (`files`, `domain_a`, `images`...), how many and under which licences.
+
+    {"sets": {"domain_a": {"items": 120, "licences": {"CC0": 100, "not stated": 20}}}}; entries
+    without a licence count as "not stated".
+    """
+    sets: dict[str, dict[str, Any]] = {}
+    for key, value in (training_data or {}).items():
+        if not isinstance(value, list):
+            continue
+        licences: dict[str, int] = {}
+        for entry in value:
+            licence = (
+                (entry.get("licence") or entry.get("license")) if isinstance(entry, dict) else ""
+            )
+            licence = str(licence or "not stated")
+            licences[licence] = licences.get(licence, 0) + 1
+        sets[key] = {"items": len(value), "licences": licences}
+    return {"sets": sets}
+
+
 def looks_like_hf_id(text: str) -> bool:
     """True for "owner/name" (optionally "@revision") that is not written like a path."""
     return bool(HF_ID.match(text)) and not text.startswith((".", "/", "~"))
@@ -121,7 +153,8 @@ def parse_json_argument(value: str | dict | None, what: str) -> dict:
     return parsed
 
 
-def _check_engine(engine: str) -> None:
+def checkpoint_engine_check(*, engine: str) -> None:
+    """Raises ValidationError unless `engine` is a registered engine that takes weights."""
     try:
         cls = registry().engine_class(engine)
     except EngineError as exc:
@@ -144,6 +177,7 @@ def checkpoint_register(
     metrics: dict | None = None,
     trained_by=None,
     notes: str = "",
+    verify: bool = False,
 ) -> ModelCheckpoint:
     """Register weights as a ModelCheckpoint of `engine` and return it.
 
@@ -152,10 +186,12 @@ def checkpoint_register(
     (recorded as `source`, not hashed: the product never downloads weights). default=True
     makes it the engine's default checkpoint (the previous default stops being one).
     config: the architecture; when not given, a folder's top-level config.json is read.
+    verify=True first loads local weights with the engine's own loader (checkpoint_verify).
     Raises ValidationError for an unknown engine, an engine that takes no weights, a missing
-    path, an empty folder or a name already used for this engine.
+    path, an empty folder, a name already used for this engine, or (verify) weights the
+    engine cannot load. Nothing stays in storage when it raises.
     """
-    _check_engine(engine)
+    checkpoint_engine_check(engine=engine)
     text = str(location)
     path = Path(text).expanduser()
     fields: dict[str, Any] = {}
@@ -191,7 +227,8 @@ def checkpoint_register(
         raise ValidationError(f"No such file or folder: {text}")
     if ModelCheckpoint.objects.filter(engine=engine, name=name).exists():
         raise ValidationError(
-            f"Engine {engine!r} already has a checkpoint named {name!r}; choose another --name."
+            f"Engine {engine!r} already has a checkpoint named {name!r}; choose another --name.",
+            code="name_taken",
         )
     checkpoint = ModelCheckpoint(
         engine=engine,
@@ -205,19 +242,21 @@ def checkpoint_register(
         notes=notes,
         **fields,
     )
+    if verify and not checkpoint.source:
+        checkpoint_verify(path=path, engine=engine)
     stored: list[str] = []
-    if not checkpoint.source:
-        if copy:
-            prefix = f"checkpoints/{engine}/{checkpoint.sha256[:16]}"
-            if checkpoint.is_folder:
-                checkpoint.weights = prefix
-                for entry in checkpoint.files:
-                    _store(path / entry["path"], f"{prefix}/{entry['path']}", stored)
-            else:
-                checkpoint.weights = _store(path, f"{prefix}/{path.name}", stored)
-        else:
-            checkpoint.source = str(path)
     try:
+        if not checkpoint.source:
+            if copy:
+                prefix = f"checkpoints/{engine}/{checkpoint.sha256[:16]}"
+                if checkpoint.is_folder:
+                    checkpoint.weights = prefix
+                    for entry in checkpoint.files:
+                        _store(path / entry["path"], f"{prefix}/{entry['path']}", stored)
+                else:
+                    checkpoint.weights = _store(path, f"{prefix}/{path.name}", stored)
+            else:
+                checkpoint.source = str(path)
         with transaction.atomic():
             if default:
                 ModelCheckpoint.objects.filter(engine=engine, is_default=True).update(
@@ -225,11 +264,40 @@ def checkpoint_register(
                 )
                 checkpoint.is_default = True
             checkpoint.save()
-    except BaseException:
+    except BaseException as exc:
         for stored_name in stored:
             default_storage.delete(stored_name)
+        if isinstance(exc, IntegrityError):
+            # Another registration for this engine took the name or the default meanwhile.
+            raise ValidationError(
+                f"Engine {engine!r} got a checkpoint named {name!r} or a new default while "
+                "these weights were registered; try again."
+            ) from exc
         raise
     return checkpoint
+
+
+def checkpoint_verify(*, path: Path, engine: str) -> None:
+    """Load the weights at `path` with the engine's own loader on the CPU, then release them.
+
+    The engine gets its OPTIONS from settings, as a worker would (an engine configured for
+    float16 refuses the CPU, and so refuses every check). Raises ValidationError with the
+    loader's own message when it cannot load them.
+    """
+    engines = registry()
+    try:
+        cls = engines.engine_class(engine)
+        loaded = cls(options=engines.options(engine), checkpoint=str(path), device="cpu")
+    except EngineError as exc:
+        raise ValidationError(
+            f"Engine {engine!r} cannot load these weights: {exc}", code="unloadable"
+        ) from exc
+    except Exception as exc:  # what a loader of files made elsewhere raises varies
+        raise ValidationError(
+            f"Engine {engine!r} cannot load these weights: {type(exc).__name__}: {exc}",
+            code="unloadable",
+        ) from exc
+    loaded.close()
 
 
 def _store(path: Path, name: str, stored: list[str]) -> str:

@@ -2,10 +2,11 @@
 
 from django import forms
 
+from gallery.forms.choices import ResultChoiceField, ResultThumbnailSelect, job_name
 from gallery.models import Exhibition
 from heritage.ids import IdModelChoiceField, parse_id
 from heritage.models import Motif
-from restoration.models import Restoration, Task
+from restoration.models import Restoration
 
 
 class ExhibitionFilterForm(forms.Form):
@@ -96,21 +97,49 @@ class ExhibitionForm(forms.Form):
         return {name: getattr(exhibition, name) for name in cls.base_fields}
 
 
-class _RestorationChoice(IdModelChoiceField):
-    def label_from_instance(self, obj: Restoration) -> str:
-        # Curators only: they may see engines; visitors never get this form.
-        made = "stylized by " if obj.task == Task.STYLIZE else ""
-        return f"{obj.job.motif.title} — {made}{obj.engine} #{obj.pk}"
+def _result_field(**kwargs) -> ResultChoiceField:
+    return ResultChoiceField(
+        queryset=Restoration.objects.none(),
+        required=False,
+        blank=True,
+        widget=ResultThumbnailSelect,
+        label="Result shown",
+        **kwargs,
+    )
+
+
+def _refuse_other_motifs(form: forms.Form, motif: Motif | None) -> None:
+    """A result of another motif is refused by name; the page lists each motif's own."""
+    restoration = form.cleaned_data.get("restoration")
+    if motif is None or restoration is None or restoration.job.motif_id == motif.pk:
+        return
+    form.add_error(
+        "restoration",
+        forms.ValidationError(
+            "%(job)s is a result of “%(other)s”, not of “%(motif)s”: choose one of the "
+            "motif's own results, or none to show it as photographed.",
+            code="wrong_motif",
+            params={
+                "job": job_name(restoration),
+                "other": restoration.job.motif.title,
+                "motif": motif.title,
+            },
+        ),
+    )
 
 
 class EntryAddForm(forms.Form):
-    motif = IdModelChoiceField(queryset=Motif.objects.none(), empty_label="(choose a motif)")
-    restoration = _RestorationChoice(
-        queryset=Restoration.objects.none(),
-        required=False,
-        empty_label="None: show the motif as photographed",
-        help_text="Must be a restoration of the motif chosen above.",
+    """A motif and, optionally, one of its results (picked by job number), with a caption."""
+
+    motif = IdModelChoiceField(
+        queryset=Motif.objects.none(),
+        empty_label="(choose a motif)",
+        error_messages={
+            "required": "Choose a motif.",
+            "invalid_choice": "There is no motif #%(value)s: choose one from the list.",
+        },
     )
+    restoration = _result_field(empty_label="None: show the motif as photographed")
     caption = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, motifs, restorations, **kwargs):
@@ -118,18 +147,27 @@ class EntryAddForm(forms.Form):
         self.fields["motif"].queryset = motifs
         self.fields["restoration"].queryset = restorations
 
+    def clean(self) -> dict:
+        data = super().clean()
+        _refuse_other_motifs(self, data.get("motif"))
+        return data
+
 
 class EntryUpdateForm(forms.Form):
-    restoration = _RestorationChoice(
-        queryset=Restoration.objects.none(),
-        required=False,
-        empty_label="None: as photographed",
-    )
+    """The result an entry shows (one of its motif's, by job number) and its caption."""
+
+    restoration = _result_field(empty_label="None: as photographed")
     caption = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, restorations, **kwargs):
+    def __init__(self, *args, motif: Motif, restorations, **kwargs):
         super().__init__(*args, **kwargs)
+        self.motif = motif
         self.fields["restoration"].queryset = restorations
+
+    def clean(self) -> dict:
+        data = super().clean()
+        _refuse_other_motifs(self, self.motif)
+        return data
 
 
 class EntryMoveForm(forms.Form):

@@ -3,6 +3,7 @@
 from django import forms
 from django.http import QueryDict
 
+from gallery.forms.choices import ResultMultipleChoiceField
 from gallery.models import DEFAULT_RUBRIC, STYLE_RUBRIC, ResultKind, ReviewCampaign
 from gallery.results import kind_of
 from heritage.ids import IdModelMultipleChoiceField
@@ -40,8 +41,8 @@ class CampaignCreateForm(forms.Form):
         help_text="Stylized images are always shown beside the photograph they were made from.",
     )
     # Rendered by the template grouped by motif; the queryset only checks what was sent.
-    restorations = IdModelMultipleChoiceField(
-        queryset=Restoration.objects.all(),
+    restorations = ResultMultipleChoiceField(
+        queryset=Restoration.objects.select_related("job__motif"),
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one restoration to review."},
     )

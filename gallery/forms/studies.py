@@ -2,6 +2,7 @@
 
 from django import forms
 
+from gallery.forms.choices import ResultMultipleChoiceField
 from gallery.models import STYLE_QUESTION
 from heritage.ids import IdField, IdModelMultipleChoiceField
 from heritage.models import Motif
@@ -54,7 +55,7 @@ class StudyCreateForm(forms.Form):
         "who answer it differently are left out of the results.",
     )
     open_now = forms.BooleanField(required=False, label="Open to visitors at once")
-    restorations = IdModelMultipleChoiceField(
+    restorations = ResultMultipleChoiceField(
         queryset=Restoration.objects.filter(job__status=RestorationJob.Status.SUCCEEDED),
         widget=forms.CheckboxSelectMultiple,
         help_text="Each damaged input becomes one image set, its restorations the candidates; "

@@ -48,6 +48,25 @@ class _Standing:
     primary: list[int]  # trial ids voted on, oldest vote first
     repeat_trial: int | None  # the trial to show again now, if the attention check is due
     repeat_done: bool
+    # Trial ids the participant is through with, in the order they met them: those voted on and
+    # those shown to them that retired before their vote. A trial's place is its page's number.
+    done: list[int]
+    skipped: int  # how many of `done` retired before the participant's vote
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a participant has done in a study, counted as the voting pages count it."""
+
+    answered: int  # image sets voted on (the attention check's second answer not counted)
+    skipped: int  # image sets shown, then retired before the participant's vote
+    remaining: int  # image sets still to come
+    checked: bool  # the attention check (an earlier set shown again) was answered
+
+    @property
+    def total(self) -> int:
+        """The "M" of "Image set N of M": every image set this participant meets."""
+        return self.answered + self.skipped + self.remaining
 
 
 def studies_open() -> list[UserStudy]:
@@ -98,19 +117,31 @@ def _standing(*, study: UserStudy, participant: Participant | None) -> _Standing
     order = [trial_id for trial_id, _ in trials]
     random.Random(f"{participant.pk if participant else 'new'}:{study.pk}").shuffle(order)
     primary: list[int] = []
+    met: list[tuple] = []  # (when, trial id): votes and skipped image sets, to number them
     repeat_done = False
     if participant is not None:
-        for trial_id, repeat in (
+        for trial_id, repeat, created_at in (
             StudyVote.objects.filter(trial__study=study, participant_id=participant.pk)
             .order_by("created_at", "id")
-            .values_list("trial_id", "repeat")
+            .values_list("trial_id", "repeat", "created_at")
         ):
             if repeat:
                 repeat_done = True
             else:
                 primary.append(trial_id)
+                met.append((created_at, trial_id))
     retired = {trial_id for trial_id, retired_at in trials if retired_at is not None}
     voted = set(primary)
+    # Shown, then retired by other visitors' votes before this one's: the page said "Image
+    # set N of M" for it, so it keeps its place in the count rather than vanishing from it.
+    if participant is not None and retired - voted:
+        met.extend(
+            ServedTrial.objects.filter(
+                trial_id__in=retired - voted, participant_key=participant.pk, repeat=False
+            ).values_list("served_at", "trial_id")
+        )
+    met.sort()
+    done = [trial_id for _, trial_id in met]
     remaining = [trial_id for trial_id in order if trial_id not in voted | retired]
     repeat_trial = None
     # Shown as soon as two answers exist: an earlier trial, never the one just answered, so the
@@ -127,7 +158,7 @@ def _standing(*, study: UserStudy, participant: Participant | None) -> _Standing
         if repeat_trial is None:
             chooser = random.Random(f"{participant.pk}:{study.pk}:repeat")
             repeat_trial = chooser.choice(primary[:-1])
-    return _Standing(remaining, primary, repeat_trial, repeat_done)
+    return _Standing(remaining, primary, repeat_trial, repeat_done, done, len(done) - len(primary))
 
 
 def study_next(
@@ -172,15 +203,28 @@ def study_progress(
     """(number of the image set shown, how many different image sets the participant will see).
 
     The attention check shows an earlier set again, so it is not counted as a set of its own.
+    A set shown and then retired before the participant voted stays counted (see study_tally).
     With `trial`, an image set the participant already answered keeps the number it had (a page
     reached with the back button, or the repeat); otherwise the number is that of the next
     answer.
     """
     standing = _standing(study=study, participant=participant)
-    total = len(standing.primary) + len(standing.remaining)
-    if trial is not None and trial.pk in standing.primary:
-        return standing.primary.index(trial.pk) + 1, total
-    return min(len(standing.primary) + 1, total), total
+    total = len(standing.done) + len(standing.remaining)
+    if trial is not None and trial.pk in standing.done:
+        return standing.done.index(trial.pk) + 1, total
+    return min(len(standing.done) + 1, total), total
+
+
+def study_tally(*, study: UserStudy, participant: Participant | None) -> Tally:
+    """How many image sets the participant answered, saw retire, and has still to come: the
+    thanks page's exact account of the "Image set N of M" the voting pages showed."""
+    standing = _standing(study=study, participant=participant)
+    return Tally(
+        answered=len(standing.primary),
+        skipped=standing.skipped,
+        remaining=len(standing.remaining),
+        checked=standing.repeat_done,
+    )
 
 
 def trial_candidates(

@@ -22,6 +22,7 @@ from gallery.selectors import studies as study_selectors
 from gallery.services import exhibitions as services
 from heritage import media
 from heritage import selectors as heritage_selectors
+from heritage.ids import parse_id
 from heritage.views import curator_required, error_text
 
 FULL_RESOLUTION = ("restored", "photograph")
@@ -182,22 +183,44 @@ def exhibition_create(request: HttpRequest) -> HttpResponse:
     return render(request, "gallery/exhibitions/create.html", {"form": form}, status=status)
 
 
-def _edit_context(exhibition: Exhibition, form: ExhibitionForm) -> dict:
+def _edit_context(exhibition: Exhibition, form: ExhibitionForm, motif_asked: str = "") -> dict:
     rows = []
     for entry in selectors.exhibition_entries(exhibition=exhibition):
-        restorations = selectors.restoration_choices_for_motif(motif=entry.motif)
         entry_form = EntryUpdateForm(
-            initial={"restoration": entry.restoration_id, "caption": entry.caption},
-            restorations=restorations,
+            initial={
+                "restoration": entry.restoration.job_id if entry.restoration_id else None,
+                "caption": entry.caption,
+            },
+            motif=entry.motif,
+            restorations=selectors.restoration_choices_for_motif(motif=entry.motif),
             auto_id=f"entry-{entry.pk}-%s",
         )
         rows.append({"entry": entry, "work": selectors.work_of(entry), "form": entry_form})
+    motifs = heritage_selectors.motif_list()
+    # ?motif=<id>: the motif filter of pages read without script (see results-by-motif.js).
+    motif_id = parse_id(motif_asked)
+    motif = motifs.filter(pk=motif_id).first() if motif_id is not None else None
     add_form = EntryAddForm(
-        motifs=heritage_selectors.motif_list(),
+        initial={"motif": motif.pk if motif else None},
+        motifs=motifs,
         restorations=selectors.restoration_choices(),
         auto_id="add-%s",
     )
-    return {"exhibition": exhibition, "form": form, "rows": rows, "add_form": add_form}
+    return {
+        "exhibition": exhibition,
+        "form": form,
+        "rows": rows,
+        "add_form": add_form,
+        "chosen_motif": motif.pk if motif else None,
+        "chosen_count": (
+            selectors.restoration_choices_for_motif(motif=motif).count() if motif else 0
+        ),
+        "motif_error": (
+            f"There is no motif #{motif_asked} to show the results of: choose one from the list."
+            if motif_asked and motif is None
+            else ""
+        ),
+    }
 
 
 @curator_required
@@ -218,15 +241,23 @@ def exhibition_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "The exhibition was saved.")
             return redirect("gallery:exhibition_edit", pk=exhibition.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "gallery/exhibitions/edit.html", _edit_context(exhibition, form), status=status
-    )
+    context = _edit_context(exhibition, form, request.GET.get("motif", "").strip())
+    status = 400 if request.method == "POST" or context["motif_error"] else 200
+    return render(request, "gallery/exhibitions/edit.html", context, status=status)
 
 
 def _back(exhibition_pk: int, anchor: str = "") -> HttpResponse:
     response = redirect("gallery:exhibition_edit", pk=exhibition_pk)
     response["Location"] += anchor
+    return response
+
+
+def _back_to_motif(exhibition_pk: int, motif: int | None) -> HttpResponse:
+    """The edit page at its "add a work" form, showing the results of `motif` if given."""
+    response = redirect("gallery:exhibition_edit", pk=exhibition_pk)
+    if motif is not None:
+        response["Location"] += f"?motif={motif}"
+    response["Location"] += "#add-work"
     return response
 
 
@@ -239,16 +270,24 @@ def exhibition_entry_add(request: HttpRequest, pk: int) -> HttpResponse:
         motifs=heritage_selectors.motif_list(),
         restorations=selectors.restoration_choices(),
     )
-    if not form.is_valid():
+    valid = form.is_valid()
+    motif = form.cleaned_data.get("motif")
+    motif_pk = motif.pk if motif is not None else None
+    if "show_results" in request.POST:
+        # The button that filters the results by motif where no script does it: adds nothing.
+        if "motif" in form.errors:
+            messages.error(request, f"No results to show: {' '.join(form.errors['motif'])}")
+        return _back_to_motif(pk, motif_pk)
+    if not valid:
         messages.error(request, f"The work was not added: {_form_errors(form)}")
-        return _back(pk, "#add-work")
+        return _back_to_motif(pk, motif_pk)
     try:
         entry = services.exhibition_entry_add(
             exhibition=exhibition, user=request.user, **form.cleaned_data
         )
     except ValidationError as exc:
         messages.error(request, f"The work was not added: {error_text(exc)}")
-        return _back(pk, "#add-work")
+        return _back_to_motif(pk, motif_pk)
     messages.success(request, f'"{entry.motif.title}" was added as work {entry.position}.')
     return _back(pk, f"#entry-{entry.pk}")
 
@@ -259,8 +298,9 @@ def exhibition_entry_update(request: HttpRequest, pk: int, entry_pk: int) -> Htt
     entry = get_object_or_404(
         ExhibitionEntry.objects.select_related("motif"), pk=entry_pk, exhibition_id=pk
     )
+    # Every finished result, not the motif's alone: one of another motif is refused by name.
     form = EntryUpdateForm(
-        request.POST, restorations=selectors.restoration_choices_for_motif(motif=entry.motif)
+        request.POST, motif=entry.motif, restorations=selectors.restoration_choices()
     )
     if not form.is_valid():
         messages.error(request, f"Work {entry.position} was not saved: {_form_errors(form)}")

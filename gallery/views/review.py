@@ -166,7 +166,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     if motif_id is not None:
         # The motif the curator came from goes first, its restorations ticked.
         groups.sort(key=lambda group: group[0].pk != motif_id)
-        initial["restorations"] = [r.pk for m, rs in groups if m.pk == motif_id for r in rs]
+        initial["restorations"] = [r.job_id for m, rs in groups if m.pk == motif_id for r in rs]
     form = forms.CampaignCreateForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

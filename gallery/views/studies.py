@@ -29,6 +29,8 @@ from gallery.views._csv import csv_response
 from heritage.views import curator_required, error_text
 
 IMAGE_CACHE = {"private": True, "max_age": 3600}
+NO_CHOICE = "Choose one of the images first, then confirm your choice."
+UNREADABLE = "That vote could not be read; please choose again."
 
 
 def _throttled(request: HttpRequest, study: UserStudy, rate: str) -> HttpResponse:
@@ -40,9 +42,8 @@ def _throttled(request: HttpRequest, study: UserStudy, rate: str) -> HttpRespons
 @require_GET
 def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     study = _study_or_404(request, slug)
-    participant = _visitor(request).participant
-    answered = selectors.study_participant_votes(study=study, participant=participant)
-    return render(request, "gallery/studies/detail.html", {"study": study, "answered": answered})
+    tally = selectors.study_tally(study=study, participant=_visitor(request).participant)
+    return render(request, "gallery/studies/detail.html", {"study": study, "tally": tally})
 
 
 @require_http_methods(["GET", "POST"])
@@ -100,7 +101,9 @@ def _vote_post(request: HttpRequest, study: UserStudy) -> HttpResponse:
         study=study, trial_id=form.cleaned_data["trial"]
     )
     if not trial:
-        messages.error(request, "That vote could not be read; please choose again.")
+        # Without the page's script, only the browser's own check stops an empty confirm.
+        unchosen = list(form.errors) == ["choice"] and not request.POST.get("choice")
+        messages.error(request, NO_CHOICE if unchosen else UNREADABLE)
         return again
     visitor = _visitor(request)
     if visitor.participant is None and is_ratelimited(
@@ -135,9 +138,8 @@ def _vote_post(request: HttpRequest, study: UserStudy) -> HttpResponse:
 @require_GET
 def study_thanks(request: HttpRequest, slug: str) -> HttpResponse:
     study = _study_or_404(request, slug)
-    participant = _visitor(request).participant
-    answered = selectors.study_participant_votes(study=study, participant=participant)
-    return render(request, "gallery/studies/thanks.html", {"study": study, "answered": answered})
+    tally = selectors.study_tally(study=study, participant=_visitor(request).participant)
+    return render(request, "gallery/studies/thanks.html", {"study": study, "tally": tally})
 
 
 @require_GET

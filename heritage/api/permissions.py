@@ -1,8 +1,9 @@
 """Permissions of every API app, by role (the one place the API decides who may do what).
 
-Curators (and superusers) change the catalogue, run jobs and read what names engines;
-experts read the catalogue and score blind; signed-in people without a role and anonymous
-visitors reach only the public endpoints (exhibitions, studies), which say AllowAny.
+Curators (and superusers) change the catalogue, run jobs and read what names engines; team
+managers (curators with `manages_team`, superusers) manage accounts and invitations; experts
+read the catalogue and score blind; signed-in people without a role and anonymous visitors
+reach only the public endpoints (exhibitions, studies), which say AllowAny.
 """
 
 from rest_framework.authentication import SessionAuthentication
@@ -25,6 +26,15 @@ class IsCurator(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return _signed_in(request) and request.user.is_curator
+
+
+class IsTeamManager(BasePermission):
+    """Team managers only (curators with `manages_team`, superusers): accounts and invitations."""
+
+    message = "Only curators who manage the team can do this."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return _signed_in(request) and request.user.is_team_manager
 
 
 class CatalogueReadCuratorWrite(BasePermission):

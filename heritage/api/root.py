@@ -25,6 +25,13 @@ PARTS = [
         "Restoration and style engines: parameters and ranges, weights.",
     ),
     (
+        "checkpoints",
+        "restoration_api:checkpoints",
+        "curators",
+        "Model checkpoints: list (?engine=), detail with hash and training data licences; "
+        "register uploaded weights (multipart: a .safetensors / .pth file or a zipped folder).",
+    ),
+    (
         "jobs",
         "restoration_api:jobs",
         "curators",
@@ -59,6 +66,18 @@ PARTS = [
         "gallery_api:review_campaigns",
         "experts (their campaigns), curators",
         "Blind expert review: queues, scores, skips; campaign results.",
+    ),
+    (
+        "team-members",
+        "heritage_api:team_members",
+        "team managers",
+        "Accounts with their roles and state: change a role, deactivate, reactivate.",
+    ),
+    (
+        "team-invitations",
+        "heritage_api:team_invitations",
+        "team managers",
+        "Pending invitations; invite someone (the link is answered once), renew, revoke.",
     ),
 ]
 

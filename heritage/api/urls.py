@@ -1,9 +1,9 @@
-"""REST API of the catalogue under /api/v1/, with the API's root and documentation."""
+"""REST API of the catalogue and the team under /api/v1/, with the API's root and documentation."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
-from heritage.api import annotations, catalogue, root
+from heritage.api import annotations, catalogue, root, team
 
 app_name = "heritage_api"
 
@@ -18,4 +18,5 @@ urlpatterns = [
     ),
     *catalogue.urlpatterns,
     *annotations.urlpatterns,
+    *team.urlpatterns,
 ]

@@ -1,6 +1,8 @@
 """REST API of engines: what each does, its parameters and ranges, and the weights it has."""
 
-from django.urls import path
+from urllib.parse import urlencode
+
+from django.urls import path, reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -23,10 +25,25 @@ class ParameterSerializer(serializers.Serializer):
     help = serializers.CharField()
 
 
-class CheckpointSerializer(serializers.ModelSerializer):
+class EngineCheckpointSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="The checkpoint under /api/v1/checkpoints/.")
+
     class Meta:
         model = ModelCheckpoint
-        fields = ["id", "name", "sha256", "size", "is_default", "steps", "created_at", "notes"]
+        fields = [
+            "id",
+            "name",
+            "sha256",
+            "size",
+            "is_default",
+            "steps",
+            "created_at",
+            "notes",
+            "url",
+        ]
+
+    def get_url(self, checkpoint: ModelCheckpoint) -> str:
+        return reverse("restoration_api:checkpoint", args=[checkpoint.pk])
 
 
 class EngineSerializer(serializers.Serializer):
@@ -40,7 +57,12 @@ class EngineSerializer(serializers.Serializer):
     )
     unavailable_reason = serializers.CharField(allow_null=True)
     parameters = serializers.DictField(child=ParameterSerializer(), help_text="By name.")
-    checkpoints = CheckpointSerializer(many=True, help_text="Registered weights, default first.")
+    checkpoints = EngineCheckpointSerializer(
+        many=True, help_text="Registered weights, default first."
+    )
+    checkpoints_url = serializers.CharField(
+        help_text="Its checkpoints under /api/v1/checkpoints/ (POST there registers more)."
+    )
 
 
 def engine_description(name: str, weights: list[ModelCheckpoint]) -> dict:
@@ -58,6 +80,7 @@ def engine_description(name: str, weights: list[ModelCheckpoint]) -> dict:
             "unavailable_reason": str(exc),
             "parameters": {},
             "checkpoints": [],
+            "checkpoints_url": _checkpoints_url(name),
         }
     missing = described["needs_weights"] and not weights
     return {
@@ -71,8 +94,13 @@ def engine_description(name: str, weights: list[ModelCheckpoint]) -> dict:
         if missing
         else None,
         "parameters": described["params"],
-        "checkpoints": CheckpointSerializer(weights, many=True).data,
+        "checkpoints": EngineCheckpointSerializer(weights, many=True).data,
+        "checkpoints_url": _checkpoints_url(name),
     }
+
+
+def _checkpoints_url(name: str) -> str:
+    return f"{reverse('restoration_api:checkpoints')}?{urlencode({'engine': name})}"
 
 
 class EngineListApi(APIView):

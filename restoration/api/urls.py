@@ -1,7 +1,12 @@
-"""REST API of engines, jobs and training runs under /api/v1/."""
+"""REST API of engines, checkpoints, jobs and training runs under /api/v1/."""
 
-from restoration.api import engines, jobs, training
+from restoration.api import checkpoints, engines, jobs, training
 
 app_name = "restoration_api"
 
-urlpatterns = [*engines.urlpatterns, *jobs.urlpatterns, *training.urlpatterns]
+urlpatterns = [
+    *engines.urlpatterns,
+    *checkpoints.urlpatterns,
+    *jobs.urlpatterns,
+    *training.urlpatterns,
+]

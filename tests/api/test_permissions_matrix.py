@@ -20,7 +20,9 @@ from rest_framework.test import APIClient
 from gallery.models import ReviewItem
 from gallery.services import exhibitions, reviews, studies
 from heritage import services as heritage_services
+from heritage import team
 from restoration import training_runs
+from restoration.models import ModelCheckpoint
 from tests import factories
 from tests.api.conftest import token_client
 
@@ -41,6 +43,8 @@ MATRIX = {
     # Engines, jobs and results name the engines: curators only (experts score blind).
     "/api/v1/engines/": ("NNNYY", "-----"),
     "/api/v1/engines/{name}/": ("NNNYY", "-----"),
+    "/api/v1/checkpoints/": ("NNNYY", "NNNYY"),
+    "/api/v1/checkpoints/{id}/": ("NNNYY", "-----"),
     "/api/v1/jobs/": ("NNNYY", "NNNYY"),
     "/api/v1/style-jobs/": ("-----", "NNNYY"),
     "/api/v1/jobs/{id}/": ("NNNYY", "-----"),
@@ -68,14 +72,23 @@ MATRIX = {
     "/api/v1/review/campaigns/{id}/results/": ("NNNYY", "-----"),
     "/api/v1/review/items/{token}/response/": ("-----", "NHYNN"),
     "/api/v1/review/items/{token}/skip/": ("-----", "NHYNN"),
+    # The team: managers only (staff is a superuser, who manages it; the curator does not).
+    # Writes aim at staff's own account and a revoked invitation: refused with a 400.
+    "/api/v1/team/members/": ("NNNNY", "-----"),
+    "/api/v1/team/members/{id}/role/": ("-----", "NNNNY"),
+    "/api/v1/team/members/{id}/deactivate/": ("-----", "NNNNY"),
+    "/api/v1/team/members/{id}/reactivate/": ("-----", "NNNNY"),
+    "/api/v1/team/invitations/": ("NNNNY", "NNNNY"),
+    "/api/v1/team/invitations/{id}/revoke/": ("-----", "NNNNY"),
+    "/api/v1/team/invitations/{id}/renew/": ("-----", "NNNNY"),
 }
 
 
 @pytest.fixture
-def world(curator, expert, media, settings):
+def world(curator, expert, staff, media, settings):
     """One of everything the endpoints name: site, motif, annotation, finished job, engine,
-    training run with a sample, published exhibition, open study, open review campaign with an
-    item for the expert."""
+    checkpoint, training run with a sample, published exhibition, open study, open review
+    campaign with an item for the expert, a revoked invitation."""
     settings.TRAINING_MIN_MOTIFS = 1
     motif = factories.make_demo_motif(user=curator, width=96, height=64)
     annotation = heritage_services.annotation_simulate(
@@ -110,6 +123,11 @@ def world(curator, expert, media, settings):
         requested_by=curator, engine="prior_diffusion", motifs=[motif], options={}, queue=False
     )
     run.latest_sample.save("sample.jpg", ContentFile(factories.jpeg_bytes()))
+    checkpoint = ModelCheckpoint.objects.create(
+        engine="prior_diffusion", name="hub", source="owner/prior", is_folder=True
+    )
+    invitation, _key = team.invitation_create(by=staff, username="invited", position="expert")
+    team.invitation_revoke(invitation=invitation, by=staff)
     return {
         "{id}": {
             "training-runs": run.pk,
@@ -119,6 +137,9 @@ def world(curator, expert, media, settings):
             "jobs": restorations[0].job_id,
             "studies": study.pk,
             "review": campaign.pk,
+            "checkpoints": checkpoint.pk,
+            "members": staff.pk,
+            "invitations": invitation.pk,
         },
         "{kind}": {"files": "thumbnail", "result": "image"},
         "{name}": "telea",

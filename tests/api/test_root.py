@@ -12,6 +12,7 @@ def test_root_lists_the_parts_and_the_documentation_is_served_locally(client):
     assert root.status_code == 200
     body = root.json()
     assert {"sites", "motifs", "engines", "jobs", "style-jobs", "exhibitions"} <= set(body["parts"])
+    assert {"checkpoints", "team-members", "team-invitations"} <= set(body["parts"])
     for part in body["parts"].values():
         assert part["url"].startswith("/api/v1/")
     for url in (body["documentation"], body["redoc"]):

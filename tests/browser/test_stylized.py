@@ -75,7 +75,9 @@ def test_a_visitor_votes_for_a_real_painting_without_being_told_it_is_one(
             f"() => document.querySelectorAll('.study-candidate img')[{index}].naturalWidth === 64"
         )
     painting_token = study.trials.get().candidates.get(artwork=painting).token
-    page.click(f"button[value='{painting_token}']")
+    choice = page.get_attribute(f"input[value='{painting_token}']", "id")
+    page.click(f"label[for={choice}]")
+    page.get_by_role("button", name="Confirm").click()
     page.wait_for_url(f"{live_server.url}/studies/{study.slug}/thanks/")
 
     vote = StudyVote.objects.get()

@@ -269,17 +269,17 @@ def test_curator_builds_and_publishes_an_exhibition_through_the_pages(
     edit_url = reverse("gallery:exhibition_edit", args=[exhibition.pk])
     assert response.status_code == 302 and response["Location"] == edit_url
     page = curator_client.get(edit_url).content.decode()
-    # Curators pick results by engine; only their pages name engines.
-    assert f"Demo motif 1 — telea #{restorations[0].pk}" in page
+    # Curators pick results by engine and job; only their pages name engines.
+    assert f"Restoration #{restorations[0].job_id} · telea · Demo motif 1" in page
     assert exhibition.get_absolute_url() in page  # the preview link
 
     add_url = reverse("gallery:exhibition_entry_add", args=[exhibition.pk])
     curator_client.post(
-        add_url, {"motif": first.pk, "restoration": restorations[0].pk, "caption": "West"}
+        add_url, {"motif": first.pk, "restoration": restorations[0].job_id, "caption": "West"}
     )
     curator_client.post(add_url, {"motif": second.pk, "restoration": "", "caption": ""})
     refused = curator_client.post(
-        add_url, {"motif": first.pk, "restoration": restorations[2].pk}, follow=True
+        add_url, {"motif": first.pk, "restoration": restorations[2].job_id}, follow=True
     )
     assert "The work was not added" in refused.content.decode()
     entries = list(exhibition.entries.order_by("position"))
@@ -298,7 +298,7 @@ def test_curator_builds_and_publishes_an_exhibition_through_the_pages(
     ]
     curator_client.post(
         reverse("gallery:exhibition_entry_update", args=[exhibition.pk, entries[1].pk]),
-        {"restoration": restorations[3].pk, "caption": "East"},
+        {"restoration": restorations[3].job_id, "caption": "East"},
     )
     entries[1].refresh_from_db()
     assert (entries[1].restoration, entries[1].caption) == (restorations[3], "East")
@@ -341,7 +341,7 @@ def test_curator_pages_refuse_bad_input_with_a_message_and_change_nothing(
     )
     update_url = reverse("gallery:exhibition_entry_update", args=[exhibition.pk, entry.pk])
     answer = curator_client.post(
-        update_url, {"restoration": restorations[2].pk, "caption": "x"}, follow=True
+        update_url, {"restoration": restorations[2].job_id, "caption": "x"}, follow=True
     )
     assert "was not saved" in answer.content.decode()
     moved = curator_client.post(

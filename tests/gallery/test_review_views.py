@@ -343,7 +343,7 @@ def test_campaign_create_form_lists_restorations_by_motif_with_engines(
     # The motif the curator came from is listed first, its restorations ticked.
     assert page.index("Demo motif 2") < page.index("Demo motif 1")
     for restoration in restorations:
-        checked = f'value="{restoration.pk}" checked' in page
+        checked = f'value="{restoration.job_id}" checked' in page
         assert checked == (restoration.job.motif_id == motif.pk)
 
 
@@ -354,7 +354,7 @@ def test_campaign_create_post_creates_and_shows_results(
         "title": "Engines on Huashan",
         "instructions": "Look closely.",
         "reference": "original",
-        "restorations": [str(r.pk) for r in restorations],
+        "restorations": [str(r.job_id) for r in restorations],
         "experts": [str(expert.pk)],
         "criteria": ["colour", "overall"],
         "open_now": "on",

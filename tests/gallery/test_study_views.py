@@ -356,7 +356,7 @@ def test_curator_creates_a_study_from_grouped_restorations(curator_client, resto
             "question": "Which image looks most like the original painting?",
             "show_input": "on",
             "retire_after": "25",
-            "restorations": [r.pk for r in restorations],
+            "restorations": [r.job_id for r in restorations],
         },
     )
 
@@ -373,7 +373,11 @@ def test_study_create_shows_why_a_lone_restoration_cannot_make_an_image_set(
 ):
     response = curator_client.post(
         reverse("gallery:study_create"),
-        {"title": "Lonely", "question": "Which?", "restorations": [r.pk for r in restorations[:3]]},
+        {
+            "title": "Lonely",
+            "question": "Which?",
+            "restorations": [r.job_id for r in restorations[:3]],
+        },
     )
 
     assert response.status_code == 400

@@ -115,7 +115,10 @@ def test_a_stylized_image_of_another_photograph_is_refused(curator, exhibition, 
     assert exhibition.entries.count() == 2
 
 
-def test_curators_pick_stylized_images_by_engine(curator_client, exhibition):
+def test_curators_pick_stylized_images_by_engine(
+    curator_client, exhibition, stylized, restorations
+):
     html = curator_client.get(reverse("gallery:exhibition_edit", args=[exhibition.pk])).content
-    assert "Misty valley — stylized by cyclegan #" in html.decode()
-    assert "Demo motif 1 — telea #" in html.decode()
+    # Named as their job pages name them: the job's number, never the result's own id.
+    assert f"Style transfer #{stylized.job_id} · cyclegan · Misty valley" in html.decode()
+    assert f"Restoration #{restorations[0].job_id} · telea · Demo motif 1" in html.decode()

@@ -179,7 +179,7 @@ def test_curator_form_makes_a_style_campaign_whatever_reference_is_ticked(
         {
             "title": "Style pilot",
             "reference": "damaged",
-            "restorations": [r.pk for r in stylized],
+            "restorations": [r.job_id for r in stylized],
             "experts": [expert.pk],
             "criteria": ["structure"],
             "style_criteria": ["style_fidelity", "overall"],
@@ -200,7 +200,7 @@ def test_curator_form_says_why_mixed_kinds_are_refused(
         {
             "title": "Mixed",
             "reference": "damaged",
-            "restorations": [stylized[0].pk, restorations[0].pk],
+            "restorations": [stylized[0].job_id, restorations[0].job_id],
             "experts": [expert.pk],
             "criteria": ["structure"],
             "style_criteria": ["overall"],
@@ -217,7 +217,7 @@ def test_curator_form_asks_for_a_style_criterion(curator_client, expert, stylize
         reverse("gallery:campaign_create"),
         {
             "title": "Style pilot",
-            "restorations": [stylized[0].pk],
+            "restorations": [stylized[0].job_id],
             "experts": [expert.pk],
             "criteria": ["structure"],
         },

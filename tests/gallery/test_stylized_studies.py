@@ -247,7 +247,7 @@ def test_curator_creates_a_style_study_with_paintings_from_the_form(
         {
             "title": "Blue-green style",
             "question": QUESTION,
-            "restorations": [r.pk for r in stylized],
+            "restorations": [r.job_id for r in stylized],
             "artworks": [paintings[0].pk],
             "allow_not_sure": "on",
         },
@@ -265,7 +265,7 @@ def test_the_form_refuses_mixed_kinds_with_the_reason(curator_client, stylized, 
         {
             "title": "Mixed",
             "question": QUESTION,
-            "restorations": [stylized[0].pk, stylized[1].pk, restorations[0].pk],
+            "restorations": [stylized[0].job_id, stylized[1].job_id, restorations[0].job_id],
         },
     )
 

@@ -44,3 +44,23 @@ def test_the_training_form_refuses_an_id_past_64_bits_instead_of_querying_it(db)
     )
     assert not form.is_valid()
     assert "motifs" in form.errors
+
+
+def test_choices_picked_by_another_models_id_refuse_ids_no_database_holds(site):
+    # Results are picked by their job's number (to_field_name="job_id"): still an id.
+    from restoration.models import Restoration
+
+    one = IdModelChoiceField(queryset=Restoration.objects.all(), to_field_name="job_id")
+    many = IdModelMultipleChoiceField(queryset=Restoration.objects.all(), to_field_name="job_id")
+    with pytest.raises(forms.ValidationError) as single:
+        one.clean(PAST_64_BITS)
+    assert single.value.code == "invalid_choice"
+    with pytest.raises(forms.ValidationError) as several:
+        many.clean(["1", PAST_64_BITS])
+    assert several.value.code == "invalid_choice"
+    # A text field is no id: a number there is just text that matches no site.
+    by_name = IdModelChoiceField(queryset=Site.objects.all(), to_field_name="name")
+    assert by_name.clean("Cave 45") == site
+    with pytest.raises(forms.ValidationError) as text:
+        by_name.clean("0")
+    assert text.value.code == "invalid_choice"

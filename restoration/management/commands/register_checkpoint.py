@@ -38,6 +38,12 @@ class Command(BaseCommand):
         parser.add_argument("--trained-by", default="", help="username of who trained them")
         parser.add_argument("--notes", default="")
         parser.add_argument(
+            "--verify",
+            action="store_true",
+            help="load the weights with the engine's own loader (on the CPU) before registering "
+            "them, as the API does; a file or folder the engine cannot load is refused",
+        )
+        parser.add_argument(
             "--no-copy",
             action="store_true",
             help="record a local path as the source instead of copying it into storage",
@@ -69,6 +75,7 @@ class Command(BaseCommand):
                 metrics=parse_json_argument(options["metrics"], "metrics"),
                 trained_by=trained_by,
                 notes=options["notes"],
+                verify=options["verify"],
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
