@@ -139,3 +139,15 @@ def test_thanks_reached_halfway_says_how_many_sets_still_wait(client, curator, r
     assert "1 image set still waits for you. Continue" in text
     detail = client.get(study.get_absolute_url()).content.decode()
     assert "You have answered 1 image set of 2." in detail
+
+
+def test_thanks_after_a_study_closed_halfway_offers_no_continue(client, curator, restorations):
+    study = make_study(curator, restorations)
+    fields = shown_form(client.get(vote_url(study), follow=True).content.decode())
+    cast(client, study, fields, fields["choices"][0])
+    services.study_close(study=study, user=curator)
+
+    text = thanks_text(client, study)
+
+    assert "You answered 1 image set of 2" in text
+    assert "Continue" not in text and "still wait" not in text
