@@ -19,6 +19,9 @@ from restoration.engines.base import Engine, EngineError, Param, ProgressCallbac
 from restoration.engines.windowing import WindowedCanvas, windows
 
 DEFAULT_WINDOW = 256
+# Averaging samples estimates the expected restoration (the posterior mean), which is closer to
+# the lost original on average than any one sample: see docs/benchmarks.md for what it buys.
+DEFAULT_SAMPLES = 1
 
 
 class PriorDiffusionEngine(Engine):
@@ -31,6 +34,15 @@ class PriorDiffusionEngine(Engine):
         "steps": Param(int, 20, minimum=1, maximum=200, help="Denoising steps"),
         "scheduler": Param(
             str, "ddim", choices=("ddim", "dpm++"), help="Sampler: DDIM or DPM-Solver++ (2M)"
+        ),
+        "samples": Param(
+            int,
+            DEFAULT_SAMPLES,
+            minimum=1,
+            maximum=16,
+            label="Samples averaged",
+            help="Restorations drawn and averaged: more give a more cautious fill with less "
+            "invented detail, at proportional cost; 1 gives one plausible restoration",
         ),
     }
 
@@ -139,35 +151,42 @@ class PriorDiffusionEngine(Engine):
         corners = windows(work_strength > 0, size)
         batches = [corners[i : i + self.batch] for i in range(0, len(corners), self.batch)]
         steps, scheduler = int(params["steps"]), str(params["scheduler"])
+        samples = int(params.get("samples", DEFAULT_SAMPLES))
         total = len(batches) * steps
 
         canvas = WindowedCanvas(work, work_strength > 0, size, height=height, width=width)
         generator = torch.Generator(self.device).manual_seed(int(seed))
 
+        coarse = self.backbone != "sd" and self.model.config.coarse_fill != "none"
         on_progress(0, total)
         for index, batch in enumerate(batches):
             inputs = [
                 data.model_inputs(
-                    work[y : y + size, x : x + size], work_strength[y : y + size, x : x + size]
+                    work[y : y + size, x : x + size],
+                    work_strength[y : y + size, x : x + size],
+                    coarse=coarse,
                 )
                 for y, x in batch
             ]
-            known, strength_t, structure, texture = (
-                sampling.to_tensor(np.stack(part), self.device, self.dtype)
-                for part in zip(*inputs, strict=True)
-            )
+            # Each window `samples` times over (window-major): the draws differ by their noise.
+            tensors = {
+                key: sampling.to_tensor(
+                    np.stack([part[key] for part in inputs]), self.device, self.dtype
+                ).repeat_interleave(samples, dim=0)
+                for key in inputs[0]
+            }
 
             def on_step(step, _total, estimate, index=index, batch=batch):
                 def preview():
-                    tiles = self._preview_tiles(estimate(), size)
+                    tiles = self._preview_tiles(self._average(estimate(), samples), size)
                     for corner, tile in zip(batch, tiles, strict=True):
                         canvas.estimate(corner, tile)
                     return canvas.render()
 
                 on_progress(index * steps + step, total, preview=preview)
 
-            restored = self._denoise(
-                known, strength_t, structure, texture, steps, scheduler, generator, on_step
+            restored = self._average(
+                self._denoise(tensors, steps, scheduler, generator, on_step), samples
             )
             for corner, tile in zip(batch, restored, strict=True):
                 canvas.add(corner, sampling.to_uint8(tile))
@@ -175,6 +194,7 @@ class PriorDiffusionEngine(Engine):
             "backbone": self.backbone,
             "scheduler": scheduler,
             "steps": steps,
+            "samples": samples,
             "window": size,
             "windows": len(corners),
             "dtype": str(self.dtype).removeprefix("torch."),
@@ -187,8 +207,18 @@ class PriorDiffusionEngine(Engine):
             info.update(sd_model=self.sd_model, prompt=self.prompt)
         return Restored(canvas.result(), info)
 
-    def _denoise(self, known, strength, structure, texture, steps, scheduler, generator, on_step):
-        """Clean images in [-1, 1] for one batch of windows, from the configured backbone."""
+    @staticmethod
+    def _average(images, samples: int):
+        """(windows * samples, C, H, W) -> (windows, C, H, W): the mean of each window's draws."""
+        if samples == 1:
+            return images
+        return images.reshape(-1, samples, *images.shape[1:]).float().mean(dim=1)
+
+    def _denoise(self, tensors, steps, scheduler, generator, on_step):
+        """Clean images in [-1, 1] for one batch of windows, from the configured backbone.
+
+        tensors: the model inputs (restoration.learned.data.model_inputs), batched.
+        """
         from restoration.learned import sampling
 
         if self.backbone == "sd":
@@ -197,10 +227,10 @@ class PriorDiffusionEngine(Engine):
             return sd_backbone.inpaint(
                 self.pipe,
                 self.adapter,
-                known=known,
-                mask=strength,
-                structure=structure,
-                texture=texture,
+                known=tensors["known"],
+                mask=tensors["mask"],
+                structure=tensors["structure"],
+                texture=tensors["texture"],
                 prompt=self.prompt,
                 steps=steps,
                 scheduler=scheduler,
@@ -209,10 +239,11 @@ class PriorDiffusionEngine(Engine):
             )
         return sampling.inpaint(
             self.model,
-            known=known,
-            mask=strength,
-            structure=structure,
-            texture=texture,
+            known=tensors["known"],
+            mask=tensors["mask"],
+            structure=tensors["structure"],
+            texture=tensors["texture"],
+            coarse=tensors.get("coarse"),
             steps=steps,
             scheduler=scheduler,
             generator=generator,

@@ -216,19 +216,41 @@ class Batch:
     mask: np.ndarray  # (B, 1, S, S) damage strength in [0, 1]
     structure: np.ndarray  # (B, 2, S, S)
     texture: np.ndarray  # (B, 8, S, S)
+    # (B, 3, S, S) classical fill of the damage in [-1, 1], for networks that take one
+    coarse: np.ndarray | None = None
 
 
-def model_inputs(observed: np.ndarray, strength: np.ndarray):
-    """(known, mask, structure, texture) channel-first float32 arrays for one image."""
+COARSE_FILLS = ("none", "telea")
+# The `telea` engine's default neighbourhood radius: the coarse fill is that engine's output.
+TELEA_RADIUS = 5
+
+
+def coarse_fill(observed: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    """Telea's fast-marching fill of every damaged pixel, (3, H, W) float32 in [-1, 1].
+
+    A smooth first guess of the damage from its border, computed from the intact pixels only;
+    networks that take it (UNetConfig.coarse_fill "telea") learn what to add to it.
+    """
+    damaged = (strength > 0).astype(np.uint8) * 255
+    filled = cv2.inpaint(np.ascontiguousarray(observed), damaged, TELEA_RADIUS, cv2.INPAINT_TELEA)
+    return (filled.astype(np.float32) / 127.5 - 1).transpose(2, 0, 1)
+
+
+def model_inputs(observed: np.ndarray, strength: np.ndarray, *, coarse: bool = False) -> dict:
+    """The network's conditioning for one image, channel-first float32 arrays keyed as `Batch`:
+    known, mask, structure, texture and, when `coarse`, the coarse fill."""
     structure = priors.structure_prior(observed, strength)
     texture = priors.texture_prior(observed, strength)
     known = (observed.astype(np.float32) / 127.5 - 1) * (1 - strength[..., None])
-    return (
-        known.transpose(2, 0, 1),
-        strength[None],
-        structure.transpose(2, 0, 1),
-        texture.transpose(2, 0, 1),
-    )
+    inputs = {
+        "known": known.transpose(2, 0, 1),
+        "mask": strength[None],
+        "structure": structure.transpose(2, 0, 1),
+        "texture": texture.transpose(2, 0, 1),
+    }
+    if coarse:
+        inputs["coarse"] = coarse_fill(observed, strength)
+    return inputs
 
 
 def make_batch(
@@ -238,17 +260,16 @@ def make_batch(
     size: int,
     rng: np.random.Generator,
     mask_files: list[np.ndarray] | None = None,
+    coarse: bool = False,
 ) -> Batch:
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in Batch.__dataclass_fields__}
+    parts: dict[str, list[np.ndarray]] = {}
     for _ in range(batch):
         source = sources[int(rng.integers(0, len(sources)))]
         clean = augment(random_crop(source.image, size, rng), rng)
         strength = random_mask(size, rng, mask_files)
         observed = damage(clean, strength, rng)
-        known, mask, structure, texture = model_inputs(observed, strength)
-        parts["clean"].append(clean.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1)
-        parts["known"].append(known)
-        parts["mask"].append(mask)
-        parts["structure"].append(structure)
-        parts["texture"].append(texture)
+        sample = {"clean": clean.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1}
+        sample.update(model_inputs(observed, strength, coarse=coarse))
+        for key, value in sample.items():
+            parts.setdefault(key, []).append(value)
     return Batch(**{key: np.stack(values) for key, values in parts.items()})

@@ -64,10 +64,12 @@ def inpaint(
     scheduler: str,
     generator: torch.Generator,
     on_step: Callable[[int, int, Callable[[], torch.Tensor]], None] | None = None,
+    coarse: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Restore a batch: returns the clean estimate (B, 3, H, W) in [-1, 1], intact pixels kept.
 
-    known: observed image in [-1, 1] attenuated by the damage; mask: damage strength (B, 1, H, W).
+    known: observed image in [-1, 1] attenuated by the damage; mask: damage strength (B, 1, H, W);
+    coarse: Telea's fill of the damage, for networks that take it.
     on_step(step, total, estimate): called after each step, estimate() gives the current
     clean-image prediction composited with the intact pixels (computed only when called).
     """
@@ -80,7 +82,7 @@ def inpaint(
     total = len(timesteps)
     for i, t in enumerate(timesteps):
         batch_t = t.reshape(1).expand(known.shape[0]).to(known.device)
-        predicted = model(x, known, mask, structure, texture, batch_t).clamp(-1, 1)
+        predicted = model(x, known, mask, structure, texture, batch_t, coarse=coarse).clamp(-1, 1)
         x = sampler.step(predicted, t, x, generator=generator).prev_sample
         if i + 1 < total:
             # Re-impose the evidence at the next step's noise level.

@@ -19,6 +19,9 @@ import numpy as np
 from restoration.learned import checkpoint, data
 
 ENGINE = "prior_diffusion"
+# What a network trained here gets unless its options say otherwise (UNetConfig's own defaults
+# describe checkpoints saved before these choices existed).
+NEW_NETWORK = {"coarse_fill": "telea"}
 
 
 @dataclass
@@ -43,6 +46,9 @@ class TrainOptions:
     max_minutes: float | None = None
     architecture: dict = field(default_factory=dict)
     threads: int | None = None
+    # Share of the samples whose noise level is drawn from the noisiest 30% of the schedule
+    # (the rest uniformly): those steps decide the fill's layout and colours.
+    high_noise: float = 0.0
 
 
 def _ema_update(ema, model, decay: float) -> None:
@@ -60,7 +66,8 @@ def _tensors(batch: data.Batch, device):
 
     return {
         key: torch.from_numpy(getattr(batch, key)).to(device)
-        for key in ("clean", "known", "mask", "structure", "texture")
+        for key in ("clean", "known", "mask", "structure", "texture", "coarse")
+        if getattr(batch, key) is not None
     }
 
 
@@ -87,6 +94,7 @@ def sample_grid(model, batch: data.Batch, *, steps: int, seed: int, device) -> n
         steps=steps,
         scheduler="ddim",
         generator=generator,
+        coarse=tensors.get("coarse"),
     )
     rows = []
     for i in range(restored.shape[0]):
@@ -142,7 +150,10 @@ def train(
     manifest = [source.manifest_entry() for source in sources]
     log(f"{len(sources)} training images, {len(mask_files or [])} mask files")
 
-    config = UNetConfig.from_dict(options.architecture)
+    config = UNetConfig.from_dict({**NEW_NETWORK, **options.architecture})
+    coarse = config.coarse_fill != "none"
+    if not 0 <= options.high_noise <= 1:
+        raise ValueError(f"high_noise must be between 0 and 1, got {options.high_noise}")
     if options.size % config.multiple:
         raise ValueError(f"--size must be a multiple of {config.multiple}, got {options.size}")
     # Initial weights from the seed. Layer constructors draw from torch's global generator;
@@ -175,7 +186,7 @@ def train(
 
     preview_rng = np.random.default_rng(options.seed + 1)
     preview_batch = data.make_batch(
-        sources, batch=4, size=options.size, rng=preview_rng, mask_files=mask_files
+        sources, batch=4, size=options.size, rng=preview_rng, mask_files=mask_files, coarse=coarse
     )
     started = time.monotonic()
 
@@ -223,7 +234,12 @@ def train(
             break
         batch = _tensors(
             data.make_batch(
-                sources, batch=options.batch, size=options.size, rng=rng, mask_files=mask_files
+                sources,
+                batch=options.batch,
+                size=options.size,
+                rng=rng,
+                mask_files=mask_files,
+                coarse=coarse,
             ),
             device,
         )
@@ -232,13 +248,23 @@ def train(
         lr *= 0.5 * (1 + math.cos(math.pi * min(step / max(options.steps, 1), 1.0))) * 0.9 + 0.1
         for group in optimiser.param_groups:
             group["lr"] = lr
-        t = torch.randint(0, config.num_train_timesteps, (options.batch,), generator=generator).to(
-            device
-        )
+        T = config.num_train_timesteps
+        t = torch.randint(0, T, (options.batch,), generator=generator)
+        if options.high_noise:
+            noisy = torch.randint(int(0.7 * T), T, (options.batch,), generator=generator)
+            pick = torch.rand(options.batch, generator=generator) < options.high_noise
+            t = torch.where(pick, noisy, t)
+        t = t.to(device)
         noise = torch.randn(batch["clean"].shape, generator=generator).to(device)
         x_t = scheduler.add_noise(batch["clean"], noise, t)
         predicted = model(
-            x_t, batch["known"], batch["mask"], batch["structure"], batch["texture"], t
+            x_t,
+            batch["known"],
+            batch["mask"],
+            batch["structure"],
+            batch["texture"],
+            t,
+            coarse=batch.get("coarse"),
         )
         loss = loss_fn(predicted, batch["clean"], batch["mask"])
         optimiser.zero_grad(set_to_none=True)

@@ -39,6 +39,9 @@ class UNetConfig:
     norm_groups: int = 16
     prior_channels: int = 16
     num_train_timesteps: int = 1000
+    # "telea": the network also takes Telea's fill of the damage (restoration.learned.data
+    # .coarse_fill) and learns what to add to it; "none" (earlier checkpoints) does not.
+    coarse_fill: str = "none"
 
     @property
     def multiple(self) -> int:
@@ -129,7 +132,8 @@ class PriorGuidedUNet(nn.Module):
 
     Inputs (B, ., H, W), H and W multiples of `config.multiple`, images in [-1, 1]:
     x_t (3), known = damaged image with damage zeroed (3), mask (1, damage strength 0-1),
-    structure prior (2), texture prior (8); timesteps (B,) ints in [0, T).
+    structure prior (2), texture prior (8); timesteps (B,) ints in [0, T); coarse (3, Telea's
+    fill of the damage) when `config.coarse_fill` is "telea".
     """
 
     def __init__(self, config: UNetConfig | None = None):
@@ -141,7 +145,10 @@ class PriorGuidedUNet(nn.Module):
         self.time_proj = Timesteps(channels[0], flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embedding = TimestepEmbedding(channels[0], temb)
         p2 = config.patch_size**2
-        self.conv_in = nn.Conv2d(7 * p2, channels[0], 3, padding=1)
+        if config.coarse_fill not in ("none", "telea"):
+            raise ValueError(f"coarse_fill must be 'none' or 'telea', got {config.coarse_fill!r}")
+        inputs = 10 if config.coarse_fill == "telea" else 7
+        self.conv_in = nn.Conv2d(inputs * p2, channels[0], 3, padding=1)
         self.structure_encoder = PriorEncoder(
             STRUCTURE_CHANNELS * p2, config.prior_channels, levels
         )
@@ -206,7 +213,7 @@ class PriorGuidedUNet(nn.Module):
         self.conv_norm_out = nn.GroupNorm(config.norm_groups, channels[0], eps=1e-5)
         self.conv_out = nn.Conv2d(channels[0], 3 * p2, 3, padding=1)
 
-    def forward(self, x_t, known, mask, structure, texture, timesteps):
+    def forward(self, x_t, known, mask, structure, texture, timesteps, coarse=None):
         T = self.config.num_train_timesteps
         timesteps = timesteps.to(x_t.device).reshape(-1).expand(x_t.shape[0])
         emb = self.time_embedding(self.time_proj(timesteps).to(x_t.dtype))
@@ -221,7 +228,12 @@ class PriorGuidedUNet(nn.Module):
                 h, structure_features[level], texture_features[level], mask, emb, progress
             )
 
-        sample = inject(0, self.conv_in(fold(torch.cat([x_t, known, mask], dim=1))))
+        given = [x_t, known, mask]
+        if self.config.coarse_fill != "none":
+            if coarse is None:
+                raise ValueError("this network needs the coarse fill of the damage")
+            given.insert(2, coarse)
+        sample = inject(0, self.conv_in(fold(torch.cat(given, dim=1))))
         residuals = (sample,)
         for i, block in enumerate(self.down_blocks):
             sample, res = block(hidden_states=sample, temb=emb)

@@ -70,7 +70,12 @@ def test_training_writes_weights_config_manifest_and_samples(trained):
 
 
 def test_training_is_deterministic_and_resume_continues_the_same_run(image_folder, tmp_path):
-    train(_options(image_folder, tmp_path / "a", steps=4), log=lambda _: None)
+    # (Also the network of the first checkpoints, which took no coarse fill.)
+    architecture = {**TINY, "coarse_fill": "none"}
+    train(
+        _options(image_folder, tmp_path / "a", steps=4, architecture=architecture),
+        log=lambda _: None,
+    )
 
     class Interrupted(Exception):
         pass
@@ -81,12 +86,20 @@ def test_training_is_deterministic_and_resume_continues_the_same_run(image_folde
 
     with pytest.raises(Interrupted):
         train(
-            _options(image_folder, tmp_path / "b", steps=4, save_every=2),
+            _options(
+                image_folder, tmp_path / "b", steps=4, save_every=2, architecture=architecture
+            ),
             on_step=interrupt,
             log=lambda _: None,
         )
     resumed = train(
-        _options(image_folder, tmp_path / "b", steps=4, resume=str(tmp_path / "b")),
+        _options(
+            image_folder,
+            tmp_path / "b",
+            steps=4,
+            resume=str(tmp_path / "b"),
+            architecture=architecture,
+        ),
         log=lambda _: None,
     )
     assert resumed["training"]["steps"] == 4
@@ -201,6 +214,30 @@ def test_train_engine_command(image_folder, tmp_path):
         "2",
     )
     assert (out / checkpoint.WEIGHTS).is_file()
+    # New networks take Telea's fill of the damage by default, and the engine gives it to them.
+    config = json.loads((out / checkpoint.CONFIG).read_text())
+    assert config["architecture"]["coarse_fill"] == "telea"
+    image, mask = _damaged()
+    engine = PriorDiffusionEngine(checkpoint=str(out), options={"window": 64})
+    result = engine.restore(
+        image,
+        mask,
+        seed=0,
+        params={"steps": 2, "scheduler": "ddim"},
+        on_progress=lambda *a, **k: None,
+    )
+    assert np.array_equal(result.image[~mask], image[~mask])
+    with pytest.raises(CommandError, match="--high-noise"):
+        call_command(
+            "train_engine",
+            "prior_diffusion",
+            "--data",
+            str(image_folder),
+            "--out",
+            str(out),
+            "--high-noise",
+            "1.5",
+        )
     with pytest.raises(CommandError, match="is not a folder"):
         call_command(
             "train_engine", "prior_diffusion", "--data", str(tmp_path / "no"), "--out", str(out)
@@ -271,3 +308,78 @@ def test_demo_gallery_restores_with_registered_weights_and_studies_the_result(
         "candidates__restoration__engine", flat=True
     )
     assert "prior_diffusion" in set(candidates)
+
+
+def test_coarse_fill_is_the_telea_engines_fill_of_the_damage():
+    from restoration.engines.telea import TeleaEngine
+    from restoration.learned import data
+
+    image, mask = _damaged(seed=2, size=(48, 48))
+    observed = data.damage(image, mask.astype(np.float32), np.random.default_rng(0))
+    coarse = data.coarse_fill(observed, mask.astype(np.float32))
+    telea = (
+        TeleaEngine()
+        .restore(
+            observed,
+            mask,
+            seed=0,
+            params={"radius": data.TELEA_RADIUS},
+            on_progress=lambda *a, **k: None,
+        )
+        .image
+    )
+    as_uint8 = np.round((coarse.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
+    assert np.abs(as_uint8.astype(int) - telea.astype(int)).max() <= 1
+    # The fill is built from the intact pixels: the blacked-out damage leaves no trace in it.
+    assert as_uint8[mask].mean() > 40
+
+
+def test_a_network_trained_on_the_coarse_fill_needs_it_and_learns_with_high_noise_steps(
+    image_folder, tmp_path
+):
+    architecture = {**TINY, "coarse_fill": "telea", "mid_attention": True}
+    out = tmp_path / "coarse"
+    config = train(
+        _options(image_folder, out, architecture=architecture, high_noise=0.5, steps=2),
+        log=lambda _: None,
+    )
+    assert config["architecture"]["coarse_fill"] == "telea"
+    assert config["training"]["options"]["high_noise"] == 0.5
+    model = PriorGuidedUNet(UNetConfig.from_dict(architecture))
+    x = torch.zeros(1, 3, 16, 16)
+    with pytest.raises(ValueError, match="coarse fill"):
+        model(x, x, x[:, :1], x[:, :2], torch.zeros(1, 8, 16, 16), torch.tensor([10]))
+    assert (
+        model(
+            x, x, x[:, :1], x[:, :2], torch.zeros(1, 8, 16, 16), torch.tensor([10]), coarse=x
+        ).shape
+        == x.shape
+    )
+    with pytest.raises(ValueError, match="high_noise"):
+        train(_options(image_folder, tmp_path / "bad", high_noise=2.0), log=lambda _: None)
+    with pytest.raises(ValueError, match="coarse_fill"):
+        PriorGuidedUNet(UNetConfig.from_dict({**TINY, "coarse_fill": "navier"}))
+
+
+def test_averaging_samples_gives_a_steadier_fill_and_says_so(trained):
+    engine = PriorDiffusionEngine(checkpoint=str(trained), options={"window": 64})
+    image, mask = _damaged(seed=5)
+
+    def fills(samples):
+        results = [
+            engine.restore(
+                image,
+                mask,
+                seed=seed,
+                params={"steps": 3, "scheduler": "ddim", "samples": samples},
+                on_progress=lambda *a, **k: None,
+            )
+            for seed in range(3)
+        ]
+        for result in results:
+            assert np.array_equal(result.image[~mask], image[~mask])
+            assert result.info["samples"] == samples
+        return np.stack([r.image[mask].astype(float) for r in results])
+
+    # Draws differ from seed to seed; their average much less so.
+    assert fills(4).std(axis=0).mean() < 0.75 * fills(1).std(axis=0).mean()

@@ -51,6 +51,23 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, help="torch CPU threads")
         parser.add_argument("--channels", help="U-Net widths per level, e.g. 64,96,128,192")
         parser.add_argument(
+            "--coarse",
+            choices=("telea", "none"),
+            default="telea",
+            help="give the network Telea's fill of the damage to improve on (default), or not",
+        )
+        parser.add_argument(
+            "--mid-attention",
+            action="store_true",
+            help="self-attention at the coarsest level (1/16 of the crop's side)",
+        )
+        parser.add_argument(
+            "--high-noise",
+            type=float,
+            default=0.0,
+            help="share of samples drawn from the noisiest 30%% of the schedule (0-1)",
+        )
+        parser.add_argument(
             "--sd-model",
             help="train the prior adapter of a frozen Stable Diffusion inpainting pipeline "
             "(a local diffusers folder) instead of the pixel-space U-Net",
@@ -68,7 +85,9 @@ class Command(BaseCommand):
 
         if options["steps"] < 1 or options["batch"] < 1 or options["size"] < 16:
             raise CommandError("--steps and --batch must be at least 1, --size at least 16")
-        architecture = {}
+        if not 0 <= options["high_noise"] <= 1:
+            raise CommandError("--high-noise must be between 0 and 1")
+        architecture = {"coarse_fill": options["coarse"], "mid_attention": options["mid_attention"]}
         if options["channels"]:
             try:
                 architecture["block_out_channels"] = [
@@ -94,6 +113,7 @@ class Command(BaseCommand):
             max_minutes=options["max_minutes"],
             threads=options["threads"],
             architecture=architecture,
+            high_noise=options["high_noise"],
         )
         bar = tqdm(total=options["steps"], desc=options["engine"], unit="step", file=self.stderr)
         if options["sd_model"]:
