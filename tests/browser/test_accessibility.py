@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from gallery.services import exhibitions, reviews, studies
+from heritage import team
 from restoration import services as restoration_services
 from restoration import training_runs
 from tests import factories
@@ -96,6 +97,11 @@ class Scene:
     @cached_property
     def result_job(self):
         return self.restorations[0].job
+
+    @cached_property
+    def invitation_key(self):
+        _, key = team.invitation_create(by=self.curator, username="mei.lin", position="expert")
+        return key
 
     @cached_property
     def campaign(self):
@@ -195,6 +201,7 @@ PAGES = [
     ("visitor", "login", (), _url("login"), None),
     ("visitor", "login-refused", (), _url("login"), _refused_login),
     ("visitor", "not-found", (), lambda scene: "/no-such-page/", None),
+    ("visitor", "invitation", (), _url("team:invitation_accept", "invitation_key"), None),
     ("curator", "motif-list", ("motif",), _url("heritage:motif_list"), None),
     ("curator", "motif-detail", ("restorations",), _absolute("motif"), None),
     ("curator", "motif-edit", (), _url("heritage:motif_edit", "motif.pk"), None),
