@@ -40,7 +40,8 @@ class UNetConfig:
     prior_channels: int = 16
     num_train_timesteps: int = 1000
     # "telea": the network also takes Telea's fill of the damage (restoration.learned.data
-    # .coarse_fill) and learns what to add to it; "none" (earlier checkpoints) does not.
+    # .coarse_fill) and predicts what to add to it: its output layer starts at zero, so an
+    # untrained network already restores as Telea does. "none" (earlier checkpoints): neither.
     coarse_fill: str = "none"
 
     @property
@@ -212,6 +213,9 @@ class PriorGuidedUNet(nn.Module):
             )
         self.conv_norm_out = nn.GroupNorm(config.norm_groups, channels[0], eps=1e-5)
         self.conv_out = nn.Conv2d(channels[0], 3 * p2, 3, padding=1)
+        if config.coarse_fill != "none":
+            nn.init.zeros_(self.conv_out.weight)
+            nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, x_t, known, mask, structure, texture, timesteps, coarse=None):
         T = self.config.num_train_timesteps
@@ -247,4 +251,5 @@ class PriorGuidedUNet(nn.Module):
             residuals = residuals[: -len(block.resnets)]
             sample = block(sample, res, emb)
         sample = self.conv_out(F.silu(self.conv_norm_out(sample)))
-        return F.pixel_shuffle(sample, p) if p > 1 else sample
+        sample = F.pixel_shuffle(sample, p) if p > 1 else sample
+        return sample + coarse if self.config.coarse_fill != "none" else sample
