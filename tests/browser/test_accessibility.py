@@ -266,6 +266,7 @@ PAGES = [
     ("curator", "review-new", ("restorations", "expert"), _url("gallery:campaign_create"), None),
     ("curator", "review-results", (), _url("gallery:campaign_detail", "campaign.pk"), None),
     ("curator", "studies", ("study",), _url("gallery:study_manage_list"), None),
+    ("curator", "study-new", ("restorations",), _url("gallery:study_create"), None),
     ("curator", "study-results", (), _url("gallery:study_results", "study.pk"), None),
     ("expert", "my-reviews", ("campaign",), _url("gallery:review_home"), None),
     (
