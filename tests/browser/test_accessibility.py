@@ -178,6 +178,11 @@ def _expert_invited(page):
     assert page.input_value("#invitation-link")
 
 
+def _candidate_chosen(page):
+    page.locator("label[for=choice-A]").click()
+    page.get_by_role("button", name="Confirm candidate A").wait_for()
+
+
 def _waits_for(selector: str):
     """The page is checked once `selector` shows (what its script builds, or the page itself)."""
     return lambda page: page.wait_for_selector(selector)
@@ -215,6 +220,13 @@ PAGES = [
         (),
         _url("gallery:study_vote", "study.slug"),
         _waits_for(".study-choice"),
+    ),
+    (
+        "visitor",
+        "study-vote-chosen",
+        (),
+        _url("gallery:study_vote", "study.slug"),
+        _candidate_chosen,
     ),
     ("visitor", "login", (), _url("login"), None),
     ("visitor", "login-refused", (), _url("login"), _refused_login),
