@@ -53,14 +53,14 @@ def score(engine, crop, mask, params) -> tuple[dict, float]:
     return metrics.compute_all(crop, result.image, mask)["damaged"], seconds
 
 
-def label(samples: int) -> str:
+def setting_label(samples: int) -> str:
     return "prior_diffusion" if samples == 1 else f"prior_diffusion, mean of {samples}"
 
 
 def quality(images, diffusion, telea, sizes, per_size, steps, samples):
     rows = []
     runs = [("telea", telea, None)] + [
-        (label(k), diffusion, {"steps": steps, "samples": k}) for k in samples
+        (setting_label(k), diffusion, {"steps": steps, "samples": k}) for k in samples
     ]
     for side in sizes:
         # The other settings are measured at the first size only (the target's), to save time.
@@ -223,9 +223,11 @@ def main() -> None:
         for side, protocol, label, _, _, mean in rows
         if side == 256 and protocol == "blocks"
     }
+    telea_blocks = blocks["telea"]
     gains = "; ".join(
-        f"{label(k)}: {blocks[label(k)]['psnr'] - blocks['telea']['psnr']:+.2f} dB PSNR, "
-        f"{blocks[label(k)]['ssim'] - blocks['telea']['ssim']:+.3f} SSIM"
+        f"{setting_label(k)}: "
+        f"{blocks[setting_label(k)]['psnr'] - telea_blocks['psnr']:+.2f} dB PSNR, "
+        f"{blocks[setting_label(k)]['ssim'] - telea_blocks['ssim']:+.3f} SSIM"
         for k in samples
     )
     lines += [
@@ -236,7 +238,7 @@ def main() -> None:
         "other images, other masks and models trained far longer: not comparable number for "
         "number.",
         "",
-        f"Speed ({label(samples[0])}): {seconds_256:.2f} s for one 256 x 256 restoration "
+        f"Speed ({setting_label(samples[0])}): {seconds_256:.2f} s for one 256 x 256 restoration "
         f"with {args.steps} steps "
         f"(median of 3, target under 10 s), {events} progress events. Damage inside one "
         f"512 x 512 window: {alone:.1f} s for the window alone, {inside:.1f} s for the same "
@@ -246,7 +248,7 @@ def main() -> None:
         lines += [
             "",
             f"Learning curve (blocks at 256, {args.curve_images} images, {args.steps} steps, "
-            f"{label(samples[0])}):",
+            f"{setting_label(samples[0])}):",
             "",
             "| training steps | minutes | PSNR | SSIM |",
             "|---|---|---|---|",
