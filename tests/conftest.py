@@ -71,3 +71,19 @@ def no_embedded_sweep_thread():
     from django.conf import settings
 
     settings.RESTORATION_EMBEDDED_SWEEP = False
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """An SQLite test database in a file, like the embedded default it stands for.
+
+    Django would otherwise test in memory, where connections share one cache whose table locks
+    fail at once ("database table is locked") instead of waiting like the file's locks: the
+    embedded jobs that browser tests run in threads of the server then crash at random.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        folder = tmp_path_factory.mktemp("database")
+        database.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")

@@ -14,7 +14,6 @@ from PIL import Image
 from heritage import demo, imaging, tokens
 from heritage.models import DamageAnnotation, Motif
 from restoration.models import RestorationJob
-from tests.browser.conftest import shared_sqlite_reads  # noqa: F401 F811  (a fixture)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -31,7 +30,6 @@ def readme_session() -> str:
 @pytest.mark.django_db(transaction=True)
 def test_the_readme_curl_session_works(
     live_server,
-    shared_sqlite_reads,  # noqa: F811
     settings,
     tmp_path,
     curator,

@@ -6,8 +6,6 @@ import threading
 import time
 
 import pytest
-from django.db import connection
-from django.db.backends.signals import connection_created
 
 CHROMIUM = os.environ.get("HERITAGE_CHROMIUM", "/usr/bin/chromium")
 
@@ -111,29 +109,3 @@ def asgi_server():
     yield f"http://localhost:{port}"
     reactor.callFromThread(reactor.stop)
     thread.join(10)
-
-
-@pytest.fixture
-def shared_sqlite_reads():
-    """Let the server's threads read the in-memory SQLite test database while the job writes.
-
-    Connections of one process share that database through SQLite's shared cache, whose
-    table locks fail at once ("database table is locked") instead of waiting like file
-    locks: a job's progress update would fail while a page request reads the job. Readers
-    in read-uncommitted mode take no table locks. A file or PostgreSQL database needs none.
-    """
-    if connection.vendor != "sqlite" or not connection.is_in_memory_db():
-        yield
-        return
-
-    def read_uncommitted(sender, **kwargs):
-        if kwargs["connection"].vendor == "sqlite":
-            kwargs["connection"].cursor().execute("PRAGMA read_uncommitted = 1")
-
-    # Connections opened from now on (the server's request threads, the job's thread)...
-    connection_created.connect(read_uncommitted, weak=False)
-    # ...and this thread's, which live_server's threads share.
-    read_uncommitted(None, connection=connection)
-    yield
-    connection_created.disconnect(read_uncommitted)
-    connection.cursor().execute("PRAGMA read_uncommitted = 0")

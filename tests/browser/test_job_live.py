@@ -24,7 +24,7 @@ def _simulated(user):
 
 
 def test_compare_page_panels_finish_live_without_a_reload(
-    signed_in, asgi_server, shared_sqlite_reads, settings
+    signed_in, asgi_server, settings
 ):
     page, user = signed_in
     settings.RESTORATION_ENGINES = {
@@ -94,7 +94,7 @@ def test_compare_page_panels_finish_live_without_a_reload(
 
 
 def test_a_queued_job_says_how_many_are_ahead_and_cancel_asks_first(
-    signed_in, asgi_server, shared_sqlite_reads
+    signed_in, asgi_server
 ):
     page, user = signed_in
     # Followed with the real interval (consumers.PENDING_RESYNC_INTERVAL, 3 s).

@@ -38,7 +38,7 @@ RECORD_PROGRESS = """
 
 
 def test_curator_watches_a_restoration_progress_live_then_sees_the_result(
-    signed_in, asgi_server, shared_sqlite_reads
+    signed_in, asgi_server
 ):
     page, user = signed_in
     motif = factories.make_demo_motif(user=user, width=256, height=192)
@@ -109,7 +109,7 @@ def test_curator_watches_a_restoration_progress_live_then_sees_the_result(
 
 
 def test_curator_stylizes_a_photograph_watches_it_live_then_sees_input_and_output(
-    signed_in, asgi_server, shared_sqlite_reads, settings, tmp_path
+    signed_in, asgi_server, settings, tmp_path
 ):
     from tests.restoration import fakes
 

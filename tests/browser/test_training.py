@@ -32,7 +32,7 @@ RECORD_POINTS = """
 
 
 def test_curator_starts_a_run_and_watches_the_loss_curve_until_it_finishes(
-    signed_in, asgi_server, shared_sqlite_reads, settings, tmp_path
+    signed_in, asgi_server, settings, tmp_path
 ):
     page, user = signed_in
     settings.TRAINING_DIR = tmp_path / "training"
@@ -84,7 +84,7 @@ def test_curator_starts_a_run_and_watches_the_loss_curve_until_it_finishes(
 
 
 def test_curator_trains_a_style_engine_and_watches_each_loss_and_the_samples(
-    signed_in, asgi_server, shared_sqlite_reads, settings, tmp_path
+    signed_in, asgi_server, settings, tmp_path
 ):
     page, user = signed_in
     settings.TRAINING_DIR = tmp_path / "training"
