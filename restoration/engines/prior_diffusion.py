@@ -22,6 +22,8 @@ DEFAULT_WINDOW = 256
 # Averaging samples estimates the expected restoration (the posterior mean), which is closer to
 # the lost original on average than any one sample: see docs/benchmarks.md for what it buys.
 DEFAULT_SAMPLES = 1
+# "sample": denoise step by step; "expected": the one-pass estimate of the expected fill.
+OUTPUTS = ("sample", "expected")
 
 
 class PriorDiffusionEngine(Engine):
@@ -42,7 +44,17 @@ class PriorDiffusionEngine(Engine):
             maximum=16,
             label="Samples averaged",
             help="Restorations drawn and averaged: more give a more cautious fill with less "
-            "invented detail, at proportional cost; 1 gives one plausible restoration",
+            "invented detail, at proportional cost; 1 gives one plausible restoration. With the "
+            "expected output: rotated and mirrored views of the damage averaged (8 is best)",
+        ),
+        "output": Param(
+            str,
+            "sample",
+            choices=OUTPUTS,
+            label="Output",
+            help="sample: a restoration drawn step by step, with plausible invented detail; "
+            "expected: the network's estimate of the expected fill in one pass (the least "
+            "error on average, smoother, ignores the steps and sampler)",
         ),
     }
 
@@ -152,6 +164,14 @@ class PriorDiffusionEngine(Engine):
         batches = [corners[i : i + self.batch] for i in range(0, len(corners), self.batch)]
         steps, scheduler = int(params["steps"]), str(params["scheduler"])
         samples = int(params.get("samples", DEFAULT_SAMPLES))
+        output = str(params.get("output", "sample"))
+        if output == "expected":
+            if self.backbone == "sd":
+                raise EngineError(
+                    "prior_diffusion: the expected output needs a pixel-space checkpoint; "
+                    "Stable Diffusion adapters only sample"
+                )
+            steps = 1  # one network pass per window
         total = len(batches) * steps
 
         canvas = WindowedCanvas(work, work_strength > 0, size, height=height, width=width)
@@ -160,6 +180,28 @@ class PriorDiffusionEngine(Engine):
         coarse = self.backbone != "sd" and self.model.config.coarse_fill != "none"
         on_progress(0, total)
         for index, batch in enumerate(batches):
+            if output == "expected":
+                crops = [
+                    (work[y : y + size, x : x + size], work_strength[y : y + size, x : x + size])
+                    for y, x in batch
+                ]
+                restored = self._expected(
+                    crops,
+                    samples,
+                    coarse,
+                    generator,
+                )
+                tiles = self._preview_tiles(restored, size)
+                on_progress(
+                    index + 1,
+                    total,
+                    preview=lambda batch=batch, tiles=tiles: self._preview_batch(
+                        canvas, batch, tiles
+                    ),
+                )
+                for corner, tile in zip(batch, restored, strict=True):
+                    canvas.add(corner, sampling.to_uint8(tile))
+                continue
             inputs = [
                 data.model_inputs(
                     work[y : y + size, x : x + size],
@@ -179,9 +221,7 @@ class PriorDiffusionEngine(Engine):
             def on_step(step, _total, estimate, index=index, batch=batch):
                 def preview():
                     tiles = self._preview_tiles(self._average(estimate(), samples), size)
-                    for corner, tile in zip(batch, tiles, strict=True):
-                        canvas.estimate(corner, tile)
-                    return canvas.render()
+                    return self._preview_batch(canvas, batch, tiles)
 
                 on_progress(index * steps + step, total, preview=preview)
 
@@ -192,7 +232,8 @@ class PriorDiffusionEngine(Engine):
                 canvas.add(corner, sampling.to_uint8(tile))
         info = {
             "backbone": self.backbone,
-            "scheduler": scheduler,
+            "output": output,
+            **({"scheduler": scheduler} if output == "sample" else {}),
             "steps": steps,
             "samples": samples,
             "window": size,
@@ -206,6 +247,40 @@ class PriorDiffusionEngine(Engine):
         if self.backbone == "sd":
             info.update(sd_model=self.sd_model, prompt=self.prompt)
         return Restored(canvas.result(), info)
+
+    @staticmethod
+    def _preview_batch(canvas, batch, tiles):
+        for corner, tile in zip(batch, tiles, strict=True):
+            canvas.estimate(corner, tile)
+        return canvas.render()
+
+    def _expected(self, crops, views: int, coarse: bool, generator):
+        """(windows, 3, S, S) expected fills in [-1, 1] of (image, strength) window crops.
+
+        Each estimate is averaged over `views` rotated and mirrored copies of its window (the 8
+        symmetries of the square, then again with new noise), with the priors computed on each
+        copy: that evens out the network's orientation-dependent errors.
+        """
+        from restoration.learned import data, sampling
+
+        total = None
+        for view in range(views):
+            inputs = [
+                data.model_inputs(
+                    sampling.dihedral(image, view), sampling.dihedral(strength, view), coarse=coarse
+                )
+                for image, strength in crops
+            ]
+            tensors = {
+                key: sampling.to_tensor(
+                    np.stack([part[key] for part in inputs]), self.device, self.dtype
+                )
+                for key in inputs[0]
+            }
+            fill = sampling.expected_fill(self.model, generator=generator, **tensors)
+            fill = sampling.undihedral(fill, view).float()
+            total = fill if total is None else total + fill
+        return (total / views).clamp(-1, 1)
 
     @staticmethod
     def _average(images, samples: int):

@@ -103,6 +103,44 @@ def inpaint(
     return x
 
 
+def dihedral(image: np.ndarray, view: int) -> np.ndarray:
+    """One of the 8 rotations/reflections of a square (S, S, ...) array: view 0 is the array."""
+    image = np.rot90(image, view % 4, axes=(0, 1))
+    return np.ascontiguousarray(image[:, ::-1] if view % 8 >= 4 else image)
+
+
+def undihedral(x: torch.Tensor, view: int) -> torch.Tensor:
+    """(B, C, S, S) network outputs of dihedral(., view) inputs, turned back."""
+    if view % 8 >= 4:
+        x = x.flip(3)
+    return torch.rot90(x, -(view % 4), dims=(2, 3))
+
+
+@torch.inference_mode()
+def expected_fill(
+    model,
+    *,
+    known: torch.Tensor,
+    mask: torch.Tensor,
+    structure: torch.Tensor,
+    texture: torch.Tensor,
+    generator: torch.Generator,
+    coarse: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The network's clean-image estimate from the noisiest level, intact pixels kept.
+
+    Trained with a squared error on the clean image, the network's output from pure noise is its
+    estimate of the expected fill given the evidence (the posterior mean): the restoration with
+    the least error on average, smoother than any sample. One network pass.
+    """
+    timestep = model.config.num_train_timesteps - 1
+    batch_t = torch.full((known.shape[0],), timestep, device=known.device, dtype=torch.long)
+    x = torch.randn(known.shape, generator=generator, device=known.device, dtype=known.dtype)
+    predicted = model(x, known, mask, structure, texture, batch_t, coarse=coarse).clamp(-1, 1)
+    intact = (mask <= 0).to(known.dtype)
+    return intact * known + (1 - intact) * predicted
+
+
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
     array = ((image.float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()

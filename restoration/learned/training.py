@@ -35,6 +35,8 @@ class TrainOptions:
     lr: float = 2e-4
     device: str = "cpu"
     resume: str | None = None
+    # Start from the weights of this checkpoint folder (fine-tuning); its architecture is kept.
+    init: str | None = None
     seed: int = 0
     sample_every: int = 250
     save_every: int = 250
@@ -59,6 +61,36 @@ def _ema_update(ema, model, decay: float) -> None:
             target.lerp_(source, 1 - decay)
         for target, source in zip(ema.buffers(), model.buffers(), strict=True):
             target.copy_(source)
+
+
+def _initial_checkpoint(folder: str) -> dict:
+    """Weights, config and lineage of the checkpoint a fine-tuning run starts from."""
+    import hashlib
+
+    path = Path(folder)
+    if not path.exists():
+        raise ValueError(f"--init: {folder} does not exist")
+    try:
+        model, config = checkpoint.load_model(path, engine=ENGINE)
+    except checkpoint.CheckpointError as exc:
+        raise ValueError(f"--init: {exc}") from exc
+    path = path if path.is_dir() else path.parent
+    digest = hashlib.sha256((path / checkpoint.WEIGHTS).read_bytes()).hexdigest()
+    training = config.get("training", {})
+    lineage = {
+        "checkpoint": path.name,
+        "sha256": digest,
+        "steps": training.get("steps"),
+        "seconds": training.get("seconds"),
+        **({"init": training["init"]} if "init" in training else {}),
+    }
+    return {"model": model, "config": config, "lineage": lineage}
+
+
+def _merge_manifests(earlier: list[dict], current: list[dict]) -> list[dict]:
+    """Every image a fine-tuned network has learned from: its start's data, then the new data."""
+    seen = {entry.get("sha256") for entry in earlier}
+    return list(earlier) + [entry for entry in current if entry.get("sha256") not in seen]
 
 
 def _tensors(batch: data.Batch, device):
@@ -150,7 +182,15 @@ def train(
     manifest = [source.manifest_entry() for source in sources]
     log(f"{len(sources)} training images, {len(mask_files or [])} mask files")
 
-    config = UNetConfig.from_dict({**NEW_NETWORK, **options.architecture})
+    start = None
+    if options.init:
+        if options.resume:
+            raise ValueError("--init and --resume exclude each other: --resume continues a run")
+        start = _initial_checkpoint(options.init)
+        config = UNetConfig.from_dict(start["config"].get("architecture", {}))
+        manifest = _merge_manifests(start["config"].get("training", {}).get("data", []), manifest)
+    else:
+        config = UNetConfig.from_dict({**NEW_NETWORK, **options.architecture})
     coarse = config.coarse_fill != "none"
     if not 0 <= options.high_noise <= 1:
         raise ValueError(f"high_noise must be between 0 and 1, got {options.high_noise}")
@@ -161,6 +201,8 @@ def train(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
         model = PriorGuidedUNet(config).to(device)
+    if start is not None:
+        model.load_state_dict(start["model"].state_dict())
     ema = PriorGuidedUNet(config).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
@@ -208,6 +250,7 @@ def train(
                 "device": str(device),
                 "threads": torch.get_num_threads(),
                 "data": manifest,
+                **({"init": start["lineage"]} if start is not None else {}),
             },
         }
         checkpoint.save(out, ema, saved)

@@ -23,9 +23,7 @@ def _simulated(user):
     )
 
 
-def test_compare_page_panels_finish_live_without_a_reload(
-    signed_in, asgi_server, settings
-):
+def test_compare_page_panels_finish_live_without_a_reload(signed_in, asgi_server, settings):
     page, user = signed_in
     settings.RESTORATION_ENGINES = {
         name: spec for name, spec in settings.RESTORATION_ENGINES.items() if name in ENGINES
@@ -93,9 +91,7 @@ def test_compare_page_panels_finish_live_without_a_reload(
     assert "scale(" in transform and "scale(1)" not in transform
 
 
-def test_a_queued_job_says_how_many_are_ahead_and_cancel_asks_first(
-    signed_in, asgi_server
-):
+def test_a_queued_job_says_how_many_are_ahead_and_cancel_asks_first(signed_in, asgi_server):
     page, user = signed_in
     # Followed with the real interval (consumers.PENDING_RESYNC_INTERVAL, 3 s).
     assert consumers.PENDING_RESYNC_INTERVAL <= 5

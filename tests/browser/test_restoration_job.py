@@ -37,9 +37,7 @@ RECORD_PROGRESS = """
 """
 
 
-def test_curator_watches_a_restoration_progress_live_then_sees_the_result(
-    signed_in, asgi_server
-):
+def test_curator_watches_a_restoration_progress_live_then_sees_the_result(signed_in, asgi_server):
     page, user = signed_in
     motif = factories.make_demo_motif(user=user, width=256, height=192)
     annotation = heritage_services.annotation_simulate(

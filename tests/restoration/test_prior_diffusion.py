@@ -1,7 +1,9 @@
 """The prior-guided diffusion engine end to end on a tiny model trained here for a few steps."""
 
+import hashlib
 import json
 
+import cv2
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
@@ -9,10 +11,12 @@ from PIL import Image
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
+from safetensors.torch import load_file  # noqa: E402
 
 from heritage import masks  # noqa: E402
 from restoration.engines.base import EngineError  # noqa: E402
 from restoration.engines.prior_diffusion import PriorDiffusionEngine  # noqa: E402
+from restoration.engines.telea import TeleaEngine  # noqa: E402
 from restoration.engines.windowing import windows  # noqa: E402
 from restoration.learned import checkpoint  # noqa: E402
 from restoration.learned.training import TrainOptions, train  # noqa: E402
@@ -389,3 +393,112 @@ def test_averaging_samples_gives_a_steadier_fill_and_says_so(trained):
 
     # Draws differ from seed to seed; their average much less so.
     assert fills(4).std(axis=0).mean() < 0.75 * fills(1).std(axis=0).mean()
+
+
+def test_fine_tuning_starts_from_a_checkpoint_and_records_its_lineage(
+    trained, image_folder, tmp_path
+):
+    out = tmp_path / "tuned"
+    # Learning rate 0: the run must hand back exactly the weights it started from.
+    config = train(
+        _options(image_folder, out, init=str(trained), lr=0.0, architecture={}, steps=2),
+        log=lambda _: None,
+    )
+    assert (
+        config["architecture"]
+        == json.loads((trained / checkpoint.CONFIG).read_text())["architecture"]
+    )
+    start = load_file(str(trained / checkpoint.WEIGHTS))
+    tuned = load_file(str(out / checkpoint.WEIGHTS))
+    assert start.keys() == tuned.keys()
+    assert all(torch.equal(start[key], tuned[key]) for key in start)
+    lineage = config["training"]["init"]
+    assert (
+        lineage["sha256"] == hashlib.sha256((trained / checkpoint.WEIGHTS).read_bytes()).hexdigest()
+    )
+    assert lineage["steps"] == 3
+    # The start learned from the two CC0 images; this run from all three: the manifest lists
+    # every image the weights have seen, each once.
+    files = [entry["file"] for entry in config["training"]["data"]]
+    assert sorted(files) == ["m0.png", "m1.png", "m2.png"]
+
+    with pytest.raises(ValueError, match="--init and --resume"):
+        train(_options(image_folder, out, init=str(trained), resume=str(out)), log=lambda _: None)
+    with pytest.raises(ValueError, match="does not exist"):
+        train(_options(image_folder, out, init=str(tmp_path / "none")), log=lambda _: None)
+    with pytest.raises(CommandError, match="keeps the architecture"):
+        call_command(
+            "train_engine",
+            "prior_diffusion",
+            "--data",
+            str(image_folder),
+            "--out",
+            str(out),
+            "--init",
+            str(trained),
+            "--channels",
+            "8,8",
+        )
+
+
+def test_expected_output_is_one_pass_per_window_and_far_steadier_than_a_sample(trained):
+    engine = PriorDiffusionEngine(checkpoint=str(trained), options={"window": 64})
+    image, mask = _damaged(seed=6)
+    calls = []
+
+    def on_progress(step, total, *, preview=None):
+        calls.append((step, total, None if preview is None else preview()))
+
+    params = PriorDiffusionEngine.clean_params({"output": "expected", "steps": 20})
+    expected = engine.restore(image, mask, seed=0, params=params, on_progress=on_progress)
+    assert np.array_equal(expected.image[~mask], image[~mask])
+    # One window: one network pass, one progress event after the start, with its preview.
+    assert [(step, total) for step, total, _ in calls] == [(0, 1), (1, 1)]
+    assert calls[1][2].shape == image.shape
+    assert expected.info["output"] == "expected" and expected.info["steps"] == 1
+    assert "scheduler" not in expected.info
+
+    other = engine.restore(image, mask, seed=1, params=params, on_progress=lambda *a, **k: None)
+    assert not np.array_equal(other.image, expected.image)  # its noise comes from the seed
+
+
+def test_expected_output_averages_rotated_and_mirrored_views_back_in_place(image_folder, tmp_path):
+    # Untrained, a network on the coarse fill returns Telea's fill exactly (its learned part
+    # starts at zero): every view's estimate is Telea's fill of the turned window, so the
+    # average of the views turned back must lie on Telea's fill of the image.
+    out = tmp_path / "coarse"
+    train(
+        _options(image_folder, out, architecture={**TINY, "coarse_fill": "telea"}, lr=0.0, steps=1),
+        log=lambda _: None,
+    )
+    engine = PriorDiffusionEngine(checkpoint=str(out), options={"window": 64})
+    rng = np.random.default_rng(3)
+    image = cv2.resize(
+        (rng.random((8, 8, 3)) * 255).astype(np.uint8), (64, 64), interpolation=cv2.INTER_CUBIC
+    )
+    mask = np.zeros((64, 64), bool)
+    mask[10:30, 20:50] = True
+    telea = (
+        TeleaEngine()
+        .restore(
+            image,
+            mask,
+            seed=0,
+            params=TeleaEngine.clean_params({}),
+            on_progress=lambda *a, **k: None,
+        )
+        .image.astype(int)
+    )
+
+    def expected(views):
+        params = PriorDiffusionEngine.clean_params({"output": "expected", "samples": views})
+        return engine.restore(
+            image, mask, seed=0, params=params, on_progress=lambda *a, **k: None
+        ).image.astype(int)
+
+    assert np.abs(expected(1) - telea).max() <= 1
+    averaged = expected(8)
+    assert np.array_equal(averaged[~mask], image[~mask].astype(int))
+    # Telea's fill turns with the image up to the order it visits pixels in: a few levels. A view
+    # left turned would put the fill of one part of the hole in another, tens of levels off.
+    assert np.abs(averaged - telea)[mask].mean() < 4

@@ -33,6 +33,12 @@ class Command(BaseCommand):
         parser.add_argument("--lr", type=float, default=2e-4)
         parser.add_argument("--device", default="cpu", help="auto, cpu or cuda")
         parser.add_argument("--resume", type=Path, help="checkpoint folder to continue from")
+        parser.add_argument(
+            "--init",
+            type=Path,
+            help="start from the weights of this checkpoint folder (fine-tune it on --data); "
+            "its architecture is kept",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--sample-every", type=int, default=250)
         parser.add_argument("--save-every", type=int, default=250)
@@ -87,6 +93,11 @@ class Command(BaseCommand):
             raise CommandError("--steps and --batch must be at least 1, --size at least 16")
         if not 0 <= options["high_noise"] <= 1:
             raise CommandError("--high-noise must be between 0 and 1")
+        if options["init"] and (options["channels"] or options["mid_attention"]):
+            raise CommandError(
+                "--init keeps the architecture of the checkpoint it starts from: "
+                "leave out --channels and --mid-attention"
+            )
         architecture = {"coarse_fill": options["coarse"], "mid_attention": options["mid_attention"]}
         if options["channels"]:
             try:
@@ -105,6 +116,7 @@ class Command(BaseCommand):
             lr=options["lr"],
             device=resolve_device(options["device"]),
             resume=str(options["resume"]) if options["resume"] else None,
+            init=str(options["init"]) if options["init"] else None,
             seed=options["seed"],
             sample_every=options["sample_every"],
             save_every=options["save_every"],
