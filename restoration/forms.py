@@ -4,6 +4,7 @@ from django import forms
 
 from heritage.ids import IdModelChoiceField, IdModelMultipleChoiceField
 from heritage.models import DamageAnnotation, Motif
+from restoration import training_runs, training_selectors
 from restoration.models import ModelCheckpoint
 
 
@@ -75,10 +76,25 @@ class TrainingRunForm(forms.Form):
     lr = forms.FloatField(label="Learning rate", initial=2e-4)
     seed = forms.IntegerField(initial=0)
     sample_every = forms.IntegerField(label="Sample every (steps)", initial=100)
+    # Offered by __init__: prior_diffusion checkpoints with the pixel backbone. Any id passes the
+    # field, so the service can say why another engine's checkpoint does not fit.
+    start_from = IdModelChoiceField(
+        queryset=ModelCheckpoint.objects.all(),
+        required=False,
+        empty_label="a new network",
+        label="Start from",
+        help_text=(
+            "Fine-tune registered weights (what a few motifs need), or train a new network."
+        ),
+        error_messages={
+            "invalid_choice": "No registered checkpoint has the id %(value)s: choose one of "
+            "the list, or a new network."
+        },
+    )
     widths = forms.CharField(
         label="U-Net widths",
         required=False,
-        help_text="Channels per level, e.g. 64,96,128,192 (empty: the default).",
+        help_text="A new network's channels per level, e.g. 64,96,128,192 (empty: the default).",
     )
     # Style engines (cyclegan, cut): `motifs` are domain A (photographs), these domain B.
     domain_b = IdModelMultipleChoiceField(
@@ -100,6 +116,7 @@ class TrainingRunForm(forms.Form):
     )
 
     STYLE_ONLY = ("domain_b", "variant", "ngf", "n_blocks")
+    RESTORE_ONLY = ("start_from", "widths")
 
     def __init__(
         self, *args, engines: tuple[str, ...], motifs, style_engines: tuple[str, ...] = (), **kwargs
@@ -111,6 +128,11 @@ class TrainingRunForm(forms.Form):
         self.fields["motifs"].label_from_instance = _motif_label
         self.fields["domain_b"].queryset = motifs
         self.fields["domain_b"].label_from_instance = _motif_label
+        starts = training_selectors.training_start_choices()
+        self.fields["start_from"].choices = [("", "a new network")] + [
+            (start.pk, _start_label(start)) for start in starts
+        ]
+        self.fields["start_from"].initial = next((s.pk for s in starts if s.is_default), None)
 
     def is_style(self) -> bool:
         return self.cleaned_data.get("engine") in self.style_engines
@@ -133,6 +155,12 @@ class TrainingRunForm(forms.Form):
                 "Widths are whole numbers separated by commas, e.g. 64,96,128,192."
             ) from None
 
+    def clean(self):
+        data = super().clean()
+        if not self.is_style() and data.get("start_from") and data.get("widths"):
+            self.add_error("widths", training_runs.WIDTHS_WITH_START)
+        return data
+
     def options(self) -> dict:
         """The run's options, for restoration.training_runs (which validates them)."""
         data = self.cleaned_data
@@ -144,13 +172,23 @@ class TrainingRunForm(forms.Form):
             for key in ("variant", "ngf", "n_blocks"):
                 if data[key] not in (None, ""):
                     options[key] = data[key]
-        elif data["widths"]:
-            options["architecture"] = {"block_out_channels": data["widths"]}
+        else:
+            if data["widths"]:
+                options["architecture"] = {"block_out_channels": data["widths"]}
+            if data["start_from"]:
+                options["init_checkpoint"] = data["start_from"].pk
         return options
 
 
 class TrainingResumeForm(forms.Form):
     steps = forms.IntegerField(min_value=1, label="Train up to step")
+
+
+def _start_label(checkpoint: ModelCheckpoint) -> str:
+    notes = [f"sha256 {checkpoint.sha256[:12]}"] if checkpoint.sha256 else []
+    if checkpoint.is_default:
+        notes.append("the default")
+    return f"{checkpoint.name} ({', '.join(notes)})" if notes else checkpoint.name
 
 
 def _motif_label(motif: Motif) -> str:

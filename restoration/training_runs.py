@@ -28,11 +28,12 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from PIL import Image
 
+from heritage.ids import parse_id
 from heritage.models import DamageAnnotation, Motif, User
 from heritage.services import annotation_read_mask, motif_read_rgb
 from restoration import checkpoints, lifecycle, pipeline, progress, training_selectors
-from restoration.engines.base import Cancelled
-from restoration.models import TrainingRun
+from restoration.engines.base import Cancelled, EngineError
+from restoration.models import ModelCheckpoint, TrainingRun
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,11 @@ ARCHITECTURE_BOUNDS = {
 DEFAULT_CHANNELS = [64, 96, 128, 192]
 DEFAULT_PATCH = 2
 DEFAULT_NORM_GROUPS = 16
+# A checkpoint to fine-tune keeps its own architecture (restoration.learned.training --init).
+WIDTHS_WITH_START = (
+    "U-Net widths shape a new network, and a run that starts from a checkpoint keeps that "
+    "checkpoint's architecture: choose widths or a checkpoint to start from, not both."
+)
 # Pixels around real damage that are left out too (brush strokes rarely cover the last halo).
 DAMAGE_MARGIN = 8
 
@@ -120,25 +126,72 @@ def _numbers_clean(
     return cleaned
 
 
-def training_options_clean(options: dict) -> dict:
-    """Options with defaults filled in; ValidationError listing every bad one."""
-    unknown = set(options) - set(DEFAULTS) - {"architecture"}
+def training_options_clean(options: dict, *, resumed: bool = False) -> dict:
+    """Options with defaults filled in; ValidationError listing every bad one.
+
+    options["init_checkpoint"]: the id of the checkpoint to fine-tune (training_start_check),
+    or None for a new network; not with architecture options. Not checked again when
+    `resumed`: a resumed run continues its own saved state, and its start may be gone since.
+    """
+    unknown = set(options) - set(DEFAULTS) - {"architecture", "init_checkpoint"}
     errors = [f"Unknown option {name!r}." for name in sorted(unknown)]
     cleaned = _numbers_clean(options, DEFAULTS, BOUNDS, errors)
     architecture, arch_errors = _architecture_clean(options.get("architecture") or {})
     errors += arch_errors
+    init, network = options.get("init_checkpoint"), architecture
+    if init is not None:
+        if architecture:
+            errors.append(WIDTHS_WITH_START)
+        try:
+            start = training_start_check(checkpoint_id=init)
+        except ValidationError as exc:
+            if not resumed:
+                errors += exc.messages
+            network = None
+        else:
+            init, network = start.pk, start.config.get("architecture") or {}
     if not errors:
-        multiple = architecture.get("patch_size", DEFAULT_PATCH) * 2 ** (
-            len(architecture.get("block_out_channels", DEFAULT_CHANNELS)) - 1
-        )
-        if cleaned["size"] % multiple:
-            errors.append(f"size must be a multiple of {multiple} for this network.")
+        if network is not None:
+            multiple = network.get("patch_size", DEFAULT_PATCH) * 2 ** (
+                len(network.get("block_out_channels", DEFAULT_CHANNELS)) - 1
+            )
+            if cleaned["size"] % multiple:
+                errors.append(f"size must be a multiple of {multiple} for this network.")
         if cleaned["sample_every"] > cleaned["steps"]:
             errors.append("sample_every must not exceed steps (a sample is also made at the end).")
     if errors:
         raise ValidationError(errors)
     cleaned["architecture"] = architecture
+    if init is not None:
+        cleaned["init_checkpoint"] = init
     return cleaned
+
+
+def training_start_check(*, checkpoint_id) -> ModelCheckpoint:
+    """The registered checkpoint a prior_diffusion run may start from (fine-tune).
+
+    Raises ValidationError for an id no checkpoint has, another engine's checkpoint, or a
+    Stable Diffusion adapter (backbone "sd": train_engine fine-tunes pixel networks only).
+    """
+    pk = parse_id(checkpoint_id)
+    start = ModelCheckpoint.objects.filter(pk=pk).first() if pk is not None else None
+    if start is None:
+        raise ValidationError(
+            f"No checkpoint with the id {checkpoint_id!r} is registered: start from a "
+            "registered prior_diffusion checkpoint, or from a new network."
+        )
+    if start.engine != "prior_diffusion":
+        raise ValidationError(
+            f"Checkpoint {start.name!r} holds weights of {start.engine}, not prior_diffusion: "
+            "a run can only start from weights of the engine it trains."
+        )
+    if training_selectors.checkpoint_is_sd_backbone(start):
+        raise ValidationError(
+            f"Checkpoint {start.name!r} is an adapter on Stable Diffusion (backbone sd); runs "
+            "from the UI fine-tune pixel networks only: start from another checkpoint or a "
+            "new network."
+        )
+    return start
 
 
 def style_options_clean(engine: str, options: dict, motifs: list[Motif]) -> dict:
@@ -250,7 +303,7 @@ def training_run_create(
                 f"Choose at least {settings.TRAINING_MIN_MOTIFS} motifs to train on "
                 f"({len(motifs)} chosen)."
             )
-        cleaned = training_options_clean(options)
+        cleaned = training_options_clean(options, resumed=resumed_from is not None)
     with transaction.atomic():
         run = TrainingRun.objects.create(
             engine=engine,
@@ -529,6 +582,9 @@ def _train(run: TrainingRun) -> dict:
     from restoration.learned.training import TrainOptions, train
 
     device, folder, resume = _prepare(run)
+    # A run that continues a saved state (its own or the run it resumes) never starts over from
+    # its checkpoint; train() refuses init and resume together.
+    init = None if resume else _start_folder(run)
     options = run.options
     watcher = _Watcher(run, folder, _reporter(run))
     with tempfile.TemporaryDirectory(prefix=f"training-run-{run.pk}-") as data_dir:
@@ -546,6 +602,7 @@ def _train(run: TrainingRun) -> dict:
                     seed=options["seed"],
                     device=device,
                     resume=resume,
+                    init=init,
                     sample_every=options["sample_every"],
                     # Saved at every sample: cancelling or a lost worker costs at most that much.
                     save_every=options["sample_every"],
@@ -581,6 +638,20 @@ def _prepare(run: TrainingRun) -> tuple[str, Path, str | None]:
     if run.resumed_from is not None:
         return device, folder, str(training_run_folder(run.resumed_from))
     return device, folder, None
+
+
+def _start_folder(run: TrainingRun) -> str | None:
+    """The local folder of the checkpoint the run fine-tunes (None: a new network).
+
+    Raises ValidationError when that checkpoint is no longer usable or its weights are missing.
+    """
+    if run.options.get("init_checkpoint") is None:
+        return None
+    start = training_start_check(checkpoint_id=run.options["init_checkpoint"])
+    try:
+        return checkpoints.local_path(start)
+    except EngineError as exc:
+        raise ValidationError(f"The checkpoint to start from cannot be read: {exc}") from exc
 
 
 def _reporter(run: TrainingRun) -> progress.Reporter:
@@ -750,21 +821,41 @@ def _register(run: TrainingRun, config: dict) -> None:
             ]
             training_data = {**run.data_manifest, "files": files}
             losses = {"points": run.losses, "per_10_steps": training.get("losses", [])}
+        start = _start_record(run)
+        notes = f"Trained from the UI by training run {run.pk}"
+        if run.resumed_from_id:
+            notes += f", resuming run {run.resumed_from_id}"
+        if start:
+            named = f"{start['name']!r} (sha256 {start['sha256'][:12]})" if start["name"] else ""
+            notes += f", fine-tuning checkpoint {named or '#' + str(start['id'])}"
         checkpoint = checkpoints.checkpoint_register(
             location=staging,
             engine=run.engine,
             name=f"Training run {run.pk} ({steps or run.step} steps)",
-            training_data={**training_data, "training_run": run.pk},
+            training_data={
+                **training_data,
+                "training_run": run.pk,
+                **({"init_checkpoint": start} if start else {}),
+            },
             steps=steps,
             losses=losses,
             trained_by=run.requested_by,
-            notes=f"Trained from the UI by training run {run.pk}"
-            + (f", resuming run {run.resumed_from_id}." if run.resumed_from_id else "."),
+            notes=notes + ".",
         )
     if not lifecycle.finish(TrainingRun, run.pk, Status.SUCCEEDED, checkpoint=checkpoint):
         # Cancelled or recovered by the sweep meanwhile: the weights are still registered (a
         # curator may use them), and the run keeps the state it was moved to.
         TrainingRun.objects.filter(pk=run.pk).update(checkpoint=checkpoint)
+
+
+def _start_record(run: TrainingRun) -> dict | None:
+    """{"id", "name", "sha256"} of the checkpoint the run fine-tuned (name and sha256 empty if
+    it was deleted since), or None for a new network."""
+    pk = run.options.get("init_checkpoint")
+    if pk is None:
+        return None
+    start = ModelCheckpoint.objects.filter(pk=pk).first()
+    return {"id": pk, "name": start.name if start else "", "sha256": start.sha256 if start else ""}
 
 
 def training_run_cancel(*, run: TrainingRun, user: User) -> TrainingRun:

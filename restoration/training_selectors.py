@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from heritage.models import DamageAnnotation, Motif, User
 from restoration import progress
-from restoration.models import TrainingRun
+from restoration.models import ModelCheckpoint, TrainingRun
 from restoration.selectors import user_can_see_jobs
 
 
@@ -63,3 +63,28 @@ def training_motif_choices() -> QuerySet[Motif]:
             & Q(annotations__superseded_by__isnull=True),
         )
     ).order_by("-created_at", "-id")
+
+
+def checkpoint_is_sd_backbone(checkpoint: ModelCheckpoint) -> bool:
+    """Whether a prior_diffusion checkpoint is an adapter on Stable Diffusion (config
+    "backbone": "sd") rather than a pixel network that train_engine --init can start from."""
+    return isinstance(checkpoint.config, dict) and checkpoint.config.get("backbone") == "sd"
+
+
+def training_start_choices() -> list[ModelCheckpoint]:
+    """The checkpoints a prior_diffusion run may fine-tune (pixel backbone), the engine's
+    default first, then newest first."""
+    return [
+        checkpoint
+        for checkpoint in ModelCheckpoint.objects.filter(engine="prior_diffusion").order_by(
+            "-is_default", "-created_at", "-id"
+        )
+        if not checkpoint_is_sd_backbone(checkpoint)
+    ]
+
+
+def training_run_start(*, run: TrainingRun) -> ModelCheckpoint | None:
+    """The checkpoint a prior_diffusion run fine-tunes, if it started from one that is still
+    registered (the run's options keep its id either way)."""
+    pk = run.options.get("init_checkpoint")
+    return ModelCheckpoint.objects.filter(pk=pk).first() if isinstance(pk, int) else None

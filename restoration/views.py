@@ -260,6 +260,7 @@ def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "motifs": motifs,
             "domains": domains,
             "sample_legend": training_runs.sample_legend(run),
+            "start": training_selectors.training_run_start(run=run),
             "saved_step": saved,
             "resume_form": TrainingResumeForm(initial={"steps": max(run.total, saved + 1)}),
         },

@@ -26,6 +26,10 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     resumed_from = serializers.PrimaryKeyRelatedField(read_only=True)
     checkpoint = serializers.SerializerMethodField(help_text="The weights it registered.")
+    start_from = serializers.SerializerMethodField(
+        help_text="prior_diffusion: the checkpoint it fine-tunes ({id, name, sha256}; name and "
+        "sha256 null once deleted), or null for a new network."
+    )
     eta = serializers.SerializerMethodField(help_text="Seconds left (running runs), or null.")
     losses = serializers.JSONField(help_text="[step, {loss name: value}, ...] so far.")
     sample = serializers.SerializerMethodField(help_text="The latest sample grid (JPEG).")
@@ -50,6 +54,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "error",
             "device",
             "checkpoint",
+            "start_from",
             "resumed_from",
             "requested_by",
             "created_at",
@@ -64,6 +69,17 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         if run.checkpoint_id is None:
             return None
         return {"id": run.checkpoint_id, "name": run.checkpoint.name}
+
+    def get_start_from(self, run: TrainingRun) -> dict | None:
+        pk = run.options.get("init_checkpoint")
+        if pk is None:
+            return None
+        start = training_selectors.training_run_start(run=run)
+        return {
+            "id": pk,
+            "name": start.name if start else None,
+            "sha256": start.sha256 if start else None,
+        }
 
     def get_eta(self, run: TrainingRun) -> float | None:
         return progress.eta_seconds(run)
@@ -96,7 +112,16 @@ class TrainingRunCreateSerializer(serializers.Serializer):
     lr = serializers.FloatField(required=False)
     seed = serializers.IntegerField(required=False)
     sample_every = serializers.IntegerField(required=False)
-    widths = serializers.CharField(required=False, help_text="e.g. 64,96,128,192")
+    start_from = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="prior_diffusion: the id of a checkpoint to fine-tune (pixel backbone), or "
+        "null for a new network; left out: the engine's default checkpoint, or a new network "
+        "when widths are given.",
+    )
+    widths = serializers.CharField(
+        required=False, help_text="A new network's widths, e.g. 64,96,128,192."
+    )
     variant = serializers.CharField(required=False, help_text="cut only: cut or fastcut.")
     ngf = serializers.IntegerField(required=False)
     n_blocks = serializers.IntegerField(required=False)
@@ -113,6 +138,9 @@ def _form(data: dict) -> TrainingRunForm:
     initial = {
         name: field.initial for name, field in form.fields.items() if field.initial is not None
     }
+    if data.get("widths") and "start_from" not in data:
+        # Widths ask for a new network: the page's start (the default checkpoint) is not meant.
+        initial.pop("start_from", None)
     return TrainingRunForm(
         {**initial, **data},
         engines=training_runs.UI_TRAINABLE,

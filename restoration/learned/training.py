@@ -93,6 +93,15 @@ def _merge_manifests(earlier: list[dict], current: list[dict]) -> list[dict]:
     return list(earlier) + [entry for entry in current if entry.get("sha256") not in seen]
 
 
+def _resumed_config(resume: str) -> dict:
+    """The config saved beside the training state `resume` names ({} when there is none)."""
+    path = Path(resume)
+    try:
+        return checkpoint.read_config(path if path.is_dir() else path.parent)
+    except checkpoint.CheckpointError:
+        return {}
+
+
 def _tensors(batch: data.Batch, device):
     import torch
 
@@ -182,13 +191,21 @@ def train(
     manifest = [source.manifest_entry() for source in sources]
     log(f"{len(sources)} training images, {len(mask_files or [])} mask files")
 
-    start = None
+    start, lineage = None, None
+    resumed = _resumed_config(options.resume) if options.resume else {}
     if options.init:
         if options.resume:
             raise ValueError("--init and --resume exclude each other: --resume continues a run")
         start = _initial_checkpoint(options.init)
+        lineage = start["lineage"]
         config = UNetConfig.from_dict(start["config"].get("architecture", {}))
         manifest = _merge_manifests(start["config"].get("training", {}).get("data", []), manifest)
+    elif "init" in resumed.get("training", {}):
+        # A fine-tuning run continued: its network keeps the start's architecture, lineage and
+        # earlier images, whatever architecture options this call carries.
+        lineage = resumed["training"]["init"]
+        config = UNetConfig.from_dict(resumed.get("architecture", {}))
+        manifest = _merge_manifests(resumed["training"].get("data", []), manifest)
     else:
         config = UNetConfig.from_dict({**NEW_NETWORK, **options.architecture})
     coarse = config.coarse_fill != "none"
@@ -250,7 +267,7 @@ def train(
                 "device": str(device),
                 "threads": torch.get_num_threads(),
                 "data": manifest,
-                **({"init": start["lineage"]} if start is not None else {}),
+                **({"init": lineage} if lineage is not None else {}),
             },
         }
         checkpoint.save(out, ema, saved)

@@ -112,3 +112,68 @@ def test_ids_no_database_holds_are_refused_in_the_forms_words(curator_api, motif
     assert response.json() == {
         "motifs": [f"Select a valid choice. {2**70} is not one of the available choices."]
     }
+
+
+def _checkpoint(name: str, engine: str = "prior_diffusion", **fields):
+    from restoration.models import ModelCheckpoint
+
+    return ModelCheckpoint.objects.create(
+        engine=engine, name=name, weights=f"checkpoints/{name}", sha256="cd" * 32, **fields
+    )
+
+
+def test_a_run_starts_from_the_default_checkpoint_unless_told_otherwise(curator_api, motifs):
+    default = _checkpoint("starter", is_default=True)
+    other = _checkpoint("older")
+    body = {"engine": "prior_diffusion", "motifs": [m.pk for m in motifs], "size": 64}
+    left_out = curator_api.post(RUNS, body, format="json")
+    assert left_out.status_code == 202, left_out.content
+    assert left_out.json()["start_from"] == {
+        "id": default.pk,
+        "name": "starter",
+        "sha256": default.sha256,
+    }
+    chosen = curator_api.post(RUNS, {**body, "start_from": other.pk}, format="json").json()
+    new = curator_api.post(RUNS, {**body, "start_from": None}, format="json").json()
+    # Widths ask for a new network: the default start does not apply to them.
+    widths = curator_api.post(RUNS, {**body, "widths": "16,32"}, format="json").json()
+    options = {
+        run.pk: run.options
+        for run in TrainingRun.objects.filter(pk__in=[chosen["id"], new["id"], widths["id"]])
+    }
+    assert options[chosen["id"]]["init_checkpoint"] == other.pk
+    assert "init_checkpoint" not in options[new["id"]] and new["start_from"] is None
+    assert "init_checkpoint" not in options[widths["id"]]
+    assert options[widths["id"]]["architecture"] == {"block_out_channels": [16, 32]}
+    # Style engines train no U-Net: they ignore it.
+    style = {"engine": "cut", "motifs": [motifs[0].pk], "domain_b": [motifs[1].pk], "size": 32}
+    styled = curator_api.post(RUNS, {**style, "start_from": other.pk}, format="json")
+    assert styled.status_code == 202, styled.content
+    assert "init_checkpoint" not in TrainingRun.objects.get(pk=styled.json()["id"]).options
+
+
+@pytest.mark.parametrize(
+    ("fields", "key", "words"),
+    [
+        ({"widths": "16,32"}, "widths", "choose widths or a checkpoint to start from, not both"),
+        ({"start_from": "style"}, "detail", "holds weights of cut, not prior_diffusion"),
+        ({"start_from": "adapter"}, "detail", "is an adapter on Stable Diffusion"),
+        ({"start_from": 999_999}, "start_from", "No registered checkpoint has the id 999999"),
+    ],
+)
+def test_a_refused_start_checkpoint_names_the_reason_and_starts_nothing(
+    curator_api, motifs, fields, key, words
+):
+    checkpoints = {
+        "pixel": _checkpoint("pixel", is_default=True),
+        "style": _checkpoint("style", engine="cut"),
+        "adapter": _checkpoint("adapter", config={"backbone": "sd"}),
+    }
+    start = fields.get("start_from", "pixel")
+    body = {"engine": "prior_diffusion", "motifs": [m.pk for m in motifs]} | fields
+    body["start_from"] = checkpoints[start].pk if start in checkpoints else start
+    response = curator_api.post(RUNS, body, format="json")
+    assert response.status_code == 400, response.content
+    message = response.json()[key]
+    assert words in (message if key == "detail" else " ".join(message))
+    assert not TrainingRun.objects.exists()

@@ -472,3 +472,146 @@ def test_a_finished_run_page_shows_its_checkpoint_sample_and_resume(
     )
     resumed = TrainingRun.objects.exclude(pk=run.pk).get()
     assert response.url == resumed.get_absolute_url() and resumed.resumed_from == run
+
+
+# --- fine-tuning a registered checkpoint ------------------------------------------------------
+
+
+def _weights_sha256(checkpoint: ModelCheckpoint) -> str:
+    return next(f["sha256"] for f in checkpoint.files if f["path"] == "model.safetensors")
+
+
+@pytest.fixture
+def start(curator, motifs):
+    """A tiny prior_diffusion checkpoint (not the default architecture) registered by a run."""
+    run = _create(curator, motifs)
+    training_runs.training_run_run(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    return run.checkpoint
+
+
+def test_a_run_started_from_a_checkpoint_fine_tunes_it_and_records_its_lineage(
+    curator, curator_client, motifs, start, monkeypatch
+):
+    from restoration.learned import training
+
+    calls = []
+    original = training.train
+
+    def train(options, **kwargs):
+        calls.append((options.init, options.resume))
+        return original(options, **kwargs)
+
+    monkeypatch.setattr(training, "train", train)
+    extra = factories.make_demo_motif(user=curator, width=96, height=64, seed=9, title="New")
+    run = _create(curator, [*motifs, extra], architecture={}, init_checkpoint=start.pk, steps=4)
+    assert run.options["init_checkpoint"] == start.pk
+    training_runs.training_run_run(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert calls[-1][0] and calls[-1][1] is None
+
+    result = run.checkpoint
+    init = result.config["training"]["init"]
+    assert init["sha256"] == _weights_sha256(start) and init["steps"] == 3
+    # The start's architecture is kept; its images and the new one are all in the manifest.
+    assert result.config["architecture"] == start.config["architecture"]
+    assert len(result.training_data["files"]) == 4
+    assert result.training_data["init_checkpoint"] == {
+        "id": start.pk,
+        "name": start.name,
+        "sha256": start.sha256,
+    }
+    assert f"fine-tuning checkpoint {start.name!r} (sha256 {start.sha256[:12]})" in result.notes
+    html = curator_client.get(run.get_absolute_url()).content.decode()
+    shown = html.split('id="training-start">')[1].split("</dd>")[0]
+    assert start.name in shown and start.sha256[:12] in shown
+
+    # Resuming continues the run's own state (no second --init) and keeps the lineage.
+    resumed = training_runs.training_run_resume(run=run, user=curator, steps=6)
+    training_runs.training_run_run(run_id=resumed.pk)
+    resumed.refresh_from_db()
+    assert resumed.status == TrainingRun.Status.SUCCEEDED, resumed.error
+    assert calls[-1][0] is None and calls[-1][1]
+    assert [point[0] for point in resumed.losses] == [1, 2, 3, 4, 5, 6]
+    config = resumed.checkpoint.config
+    assert config["training"]["init"]["sha256"] == _weights_sha256(start)
+    assert config["architecture"] == start.config["architecture"]
+    assert resumed.checkpoint.training_data["init_checkpoint"]["id"] == start.pk
+
+
+def _checkpoint(name: str, engine: str = "prior_diffusion", **fields) -> ModelCheckpoint:
+    return ModelCheckpoint.objects.create(
+        engine=engine, name=name, weights=f"checkpoints/{name}", sha256="ab" * 32, **fields
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "options", "message"),
+    [
+        (lambda: _checkpoint("pixel"), {}, "choose widths or a checkpoint to start from"),
+        (lambda: _checkpoint("style", engine="cut"), {"architecture": {}}, "weights of cut"),
+        (
+            lambda: _checkpoint("adapter", config={"backbone": "sd"}),
+            {"architecture": {}},
+            "adapter on Stable Diffusion",
+        ),
+        (lambda: None, {"architecture": {}}, "No checkpoint with the id 999999"),
+    ],
+)
+def test_a_start_checkpoint_is_refused_with_a_clear_message_and_nothing_saved(
+    curator, motifs, make, options, message
+):
+    checkpoint = make()
+    with pytest.raises(ValidationError) as caught:
+        _create(
+            curator, motifs, init_checkpoint=checkpoint.pk if checkpoint else 999_999, **options
+        )
+    assert any(message in text for text in caught.value.messages), caught.value.messages
+    assert not TrainingRun.objects.exists()
+
+
+def test_the_training_page_offers_pixel_checkpoints_to_start_from_the_default_chosen(
+    curator_client, motifs
+):
+    default = _checkpoint("starter", is_default=True)
+    other = _checkpoint("older")
+    adapter = _checkpoint("adapter", config={"backbone": "sd"})
+    style = _checkpoint("style", engine="cut")
+    page = curator_client.get(reverse("restoration:training_list")).content.decode()
+    select = page.split('name="start_from"')[1].split("</select>")[0]
+    assert f'<option value="{default.pk}" selected>starter (sha256 abababababab, the default)' in (
+        select
+    )
+    assert f'value="{other.pk}"' in select and "a new network" in select
+    assert f'value="{adapter.pk}"' not in select and f'value="{style.pk}"' not in select
+
+    data = {
+        "engine": "prior_diffusion",
+        "motifs": [m.pk for m in motifs],
+        "size": 16,
+        "steps": 3,
+        "batch": 2,
+        "lr": 0.0002,
+        "seed": 1,
+        "sample_every": 3,
+        "start_from": default.pk,
+    }
+    url = reverse("restoration:training_list")
+    refused = curator_client.post(url, {**data, "widths": "16,16"})
+    assert refused.status_code == 400
+    assert training_runs.WIDTHS_WITH_START in refused.content.decode().replace("&#x27;", "'")
+    foreign = curator_client.post(url, {**data, "start_from": style.pk})
+    assert foreign.status_code == 400 and "holds weights of cut" in foreign.content.decode()
+    missing = curator_client.post(url, {**data, "start_from": 999_999})
+    assert missing.status_code == 400
+    assert "No registered checkpoint has the id 999999" in missing.content.decode()
+    assert not TrainingRun.objects.exists()
+
+    curator_client.post(url, data)
+    curator_client.post(url, {**data, "start_from": "", "widths": "16,16"})
+    started, new = TrainingRun.objects.order_by("pk")
+    assert started.options["init_checkpoint"] == default.pk
+    assert "init_checkpoint" not in new.options
+    assert new.options["architecture"] == {"block_out_channels": [16, 16]}
