@@ -1,7 +1,8 @@
 """prior_diffusion against telea on real murals, its speed, and its learning curve.
 
 Run: .venv/bin/python bench/prior_diffusion.py --checkpoint FOLDER [--snapshots DIR]
-     [--data ../shared/data] [--images 6] [--images-512 2] [--steps 20] [--out docs/benchmarks.md]
+     [--data ../shared/data] [--images 6] [--images-512 2] [--steps 20] [--samples 1,4]
+     [--expected 1,8] [--out docs/benchmarks.md]
 Test images are centre crops of ../shared/data/murals (never trained on: the training images come
 from ../shared/train and the project's generated artworks). Each crop gets dust, jelly and block
 (30-65%) damage with fixed seeds; both engines restore it through restoration.pipeline and
@@ -53,18 +54,29 @@ def score(engine, crop, mask, params) -> tuple[dict, float]:
     return metrics.compute_all(crop, result.image, mask)["damaged"], seconds
 
 
-def setting_label(samples: int) -> str:
+def setting_label(samples: int, output: str = "sample") -> str:
+    if output == "expected":
+        return f"prior_diffusion, expected ({samples} view{'s' if samples > 1 else ''})"
     return "prior_diffusion" if samples == 1 else f"prior_diffusion, mean of {samples}"
 
 
-def quality(images, diffusion, telea, sizes, per_size, steps, samples):
+def settings(steps: int, samples: list[int], views: list[int]) -> list[tuple[str, dict]]:
+    """(label, engine parameters) of each prior_diffusion setting measured."""
+    return [
+        (setting_label(k), {"steps": steps, "samples": k, "output": "sample"}) for k in samples
+    ] + [(setting_label(k, "expected"), {"samples": k, "output": "expected"}) for k in views]
+
+
+def quality(images, diffusion, telea, sizes, per_size, measured_settings):
     rows = []
     runs = [("telea", telea, None)] + [
-        (setting_label(k), diffusion, {"steps": steps, "samples": k}) for k in samples
+        (label, diffusion, params) for label, params in measured_settings
     ]
+    # At the other sizes: the first sampled setting and the expected ones (one pass each); the
+    # other sampled settings only at the first size (the target's), to save time.
+    later = runs[:2] + [run for run in runs[2:] if run[2]["output"] == "expected"]
     for side in sizes:
-        # The other settings are measured at the first size only (the target's), to save time.
-        measured = runs if side == sizes[0] else runs[:2]
+        measured = runs if side == sizes[0] else later
         for protocol in PROTOCOLS:
             cells = {name: [] for name, _, _ in measured}
             seconds = {name: [] for name, _, _ in measured}
@@ -94,7 +106,7 @@ def quality(images, diffusion, telea, sizes, per_size, steps, samples):
     return rows
 
 
-def speed(diffusion, image, steps, samples):
+def speed(diffusion, image, params):
     crop, _ = centre_crop(image, 256)
     mask = masks.binary(masks.simulate("blocks", width=256, height=256, seed=0))
     events = []
@@ -106,14 +118,7 @@ def speed(diffusion, image, steps, samples):
     for _ in range(3):
         events.clear()
         started = time.perf_counter()
-        pipeline.run(
-            diffusion,
-            crop,
-            mask,
-            seed=0,
-            params={"steps": steps, "samples": samples},
-            on_progress=on_progress,
-        )
+        pipeline.run(diffusion, crop, mask, seed=0, params=params, on_progress=on_progress)
         times.append(time.perf_counter() - started)
     # A 512 window of damage alone, then inside a 4096 x 4096 mural.
     window, _ = centre_crop(image, 512)
@@ -122,7 +127,6 @@ def speed(diffusion, image, steps, samples):
     big_mask = np.zeros((4096, 4096), bool)
     big_mask[2048:2560, 1024:1536] = window_mask
     started = time.perf_counter()
-    params = {"steps": steps, "samples": samples}
     pipeline.run(diffusion, window, window_mask, seed=0, params=params)
     alone = time.perf_counter() - started
     started = time.perf_counter()
@@ -131,28 +135,44 @@ def speed(diffusion, image, steps, samples):
     return statistics.median(times), len(events), alone, inside
 
 
-def learning_curve(snapshots: Path, images, steps, samples):
+def lineage_totals(training: dict) -> tuple[int, float]:
+    """Training steps and seconds of a checkpoint, counting those of the ones it was
+    fine-tuned from (train_engine --init)."""
+    steps, seconds = training["steps"], training["seconds"]
+    start = training.get("init")
+    while start:
+        steps += start.get("steps") or 0
+        seconds += start.get("seconds") or 0
+        start = start.get("init")
+    return steps, seconds
+
+
+def learning_curve(snapshots: Path, images, measured_settings):
+    """(steps, minutes, [(PSNR, SSIM) per setting]) of each checkpoint folder in `snapshots`."""
     points = []
     folders = sorted(
         (p for p in snapshots.iterdir() if (p / "config.json").is_file()),
-        key=lambda p: json.loads((p / "config.json").read_text())["training"]["steps"],
+        key=lambda p: lineage_totals(json.loads((p / "config.json").read_text())["training"]),
     )
     for folder in folders:
-        config = json.loads((folder / "config.json").read_text())
-        engine = PriorDiffusionEngine(checkpoint=str(folder))
-        scores = []
-        for index, (_, image) in enumerate(images):
-            crop, _ = centre_crop(image, 256)
-            mask = masks.binary(masks.simulate("blocks", width=256, height=256, seed=index))
-            scores.append(score(engine, crop, mask, {"steps": steps, "samples": samples})[0])
-        points.append(
-            (
-                config["training"]["steps"],
-                config["training"]["seconds"] / 60,
-                statistics.fmean(s["psnr"] for s in scores),
-                statistics.fmean(s["ssim"] for s in scores),
-            )
+        steps, seconds = lineage_totals(
+            json.loads((folder / "config.json").read_text())["training"]
         )
+        engine = PriorDiffusionEngine(checkpoint=str(folder))
+        cells = []
+        for _, params in measured_settings:
+            scores = []
+            for index, (_, image) in enumerate(images):
+                crop, _ = centre_crop(image, 256)
+                mask = masks.binary(masks.simulate("blocks", width=256, height=256, seed=index))
+                scores.append(score(engine, crop, mask, params)[0])
+            cells.append(
+                (
+                    statistics.fmean(s["psnr"] for s in scores),
+                    statistics.fmean(s["ssim"] for s in scores),
+                )
+            )
+        points.append((steps, seconds / 60, cells))
         print(f"snapshot {folder.name}", flush=True)
     return points
 
@@ -172,6 +192,11 @@ def main() -> None:
         help="'Samples averaged' settings to measure at 256 px, e.g. 1,4 (the first is also "
         "measured at 512 and timed)",
     )
+    parser.add_argument(
+        "--expected",
+        default="",
+        help="views of the 'expected' output to measure at every size, e.g. 1,8 (none by default)",
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     args = parser.parse_args()
 
@@ -182,32 +207,33 @@ def main() -> None:
     config = diffusion.config
     load_before = _load_average()
     samples = [int(k) for k in args.samples.split(",")]
+    views = [int(k) for k in args.expected.split(",") if k]
+    measured = settings(args.steps, samples, views)
     rows = quality(
-        images,
-        diffusion,
-        telea,
-        [256, 512],
-        {256: args.images, 512: args.images_512},
-        args.steps,
-        samples,
+        images, diffusion, telea, [256, 512], {256: args.images, 512: args.images_512}, measured
     )
-    seconds_256, events, alone, inside = speed(diffusion, images[0][1], args.steps, samples[0])
+    timed = [measured[0]] + [setting for setting in measured if setting[1]["output"] == "expected"]
+    timings = [(label, *speed(diffusion, images[0][1], params)) for label, params in timed]
+    curve_settings = timed[:2]
     curve = (
-        learning_curve(args.snapshots, images[: args.curve_images], args.steps, samples[0])
+        learning_curve(args.snapshots, images[: args.curve_images], curve_settings)
         if args.snapshots
         else []
     )
 
     training = config["training"]
+    total_steps, total_seconds = lineage_totals(training)
     lines = [
         MARKER,
         "## prior_diffusion (seed 000) against telea",
         "",
         f"Measured {datetime.date.today()} with `{shlex.join(['python', *sys.argv])}` on "
         f"{machine()}; load average {load_before} at the start (other work shared the CPUs). "
-        f"Checkpoint: {training['steps']} training steps, {training['seconds'] / 60:.0f} min, "
-        f"{len(training['data'])} training images (none of them test images). "
-        f"{args.steps} DDIM steps, seed 0. Damaged-region scores, means over images.",
+        f"Checkpoint: {total_steps} training steps, {total_seconds / 60:.0f} min"
+        + (" (with the checkpoint it was fine-tuned from)" if training.get("init") else "")
+        + f", {len(training['data'])} training images (none of them test images). "
+        f"Sampled settings: {args.steps} DDIM steps; seed 0. Damaged-region scores, means over "
+        "images.",
         "",
         "| size | damage | engine | images | s/image | PSNR | SSIM | HaarPSI | MAE | MSE |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -225,10 +251,10 @@ def main() -> None:
     }
     telea_blocks = blocks["telea"]
     gains = "; ".join(
-        f"{setting_label(k)}: "
-        f"{blocks[setting_label(k)]['psnr'] - telea_blocks['psnr']:+.2f} dB PSNR, "
-        f"{blocks[setting_label(k)]['ssim'] - telea_blocks['ssim']:+.3f} SSIM"
-        for k in samples
+        f"{label}: "
+        f"{blocks[label]['psnr'] - telea_blocks['psnr']:+.2f} dB PSNR, "
+        f"{blocks[label]['ssim'] - telea_blocks['ssim']:+.3f} SSIM"
+        for label, _ in measured
     )
     lines += [
         "",
@@ -237,23 +263,30 @@ def main() -> None:
         "seed 003 Tables 1-2 report PSNR on Dunhuang murals with dust/jelly masks. Those are "
         "other images, other masks and models trained far longer: not comparable number for "
         "number.",
-        "",
-        f"Speed ({setting_label(samples[0])}): {seconds_256:.2f} s for one 256 x 256 restoration "
-        f"with {args.steps} steps "
-        f"(median of 3, target under 10 s), {events} progress events. Damage inside one "
-        f"512 x 512 window: {alone:.1f} s for the window alone, {inside:.1f} s for the same "
-        f"damage in a 4096 x 4096 image (ratio {inside / alone:.2f}, target at most 2).",
     ]
+    for label, seconds_256, events, alone, inside in timings:
+        lines += [
+            "",
+            f"Speed ({label}): {seconds_256:.2f} s for one 256 x 256 restoration (median of 3, "
+            f"target under 10 s with 20 steps), {events} progress events. Damage inside one "
+            f"512 x 512 window: {alone:.1f} s for the window alone, {inside:.1f} s for the same "
+            f"damage in a 4096 x 4096 image (ratio {inside / alone:.2f}, target at most 2).",
+        ]
     if curve:
         lines += [
             "",
-            f"Learning curve (blocks at 256, {args.curve_images} images, {args.steps} steps, "
-            f"{setting_label(samples[0])}):",
+            f"Learning curve (blocks at 256, {args.curve_images} images; steps and minutes "
+            "count those of the checkpoints a snapshot was fine-tuned from):",
             "",
-            "| training steps | minutes | PSNR | SSIM |",
-            "|---|---|---|---|",
+            "| training steps | minutes | "
+            + " | ".join(f"{label} PSNR | SSIM" for label, _ in curve_settings)
+            + " |",
+            "|---|---|" + "---|---|" * len(curve_settings),
         ]
-        lines += [f"| {s} | {m:.0f} | {p:.2f} | {q:.3f} |" for s, m, p, q in curve]
+        lines += [
+            f"| {s} | {m:.0f} | " + " | ".join(f"{p:.2f} | {q:.3f}" for p, q in cells) + " |"
+            for s, m, cells in curve
+        ]
     write_section(args.out, marker=MARKER, section="\n".join(lines) + "\n")
     print("\n".join(lines))
 
