@@ -136,17 +136,8 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'heritage.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Jobs (threads of the server) and the web share one SQLite file. Writers wait up to 20 s
-    # for the lock instead of failing at once; transactions take the write lock when they begin,
-    # so two of them never deadlock upgrading a read lock (which SQLite answers with an
-    # immediate "database is locked"); write-ahead logging lets pages read while a job writes.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL;",
-        }
-    )
+    # Jobs and the web share one SQLite file: wait for locks instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
     _sqlite_file = str(DATABASES["default"]["NAME"])
     if _sqlite_file != ":memory:" and not _sqlite_file.startswith("file:"):
         # A fresh checkout has no var/ yet; SQLite creates the file but not its folder.
