@@ -7,6 +7,7 @@ An invitation's link is in the answer that makes (or renews) it, once: only its 
 """
 
 import smtplib
+from collections.abc import Callable
 
 from django.urls import path, reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -151,51 +152,53 @@ class MemberListApi(generics.ListAPIView):
         return team.team_members()
 
 
-class MemberPositionApi(APIView):
-    """Make an account an expert, a curator or a curator who manages the team."""
+MEMBER_ANSWERS = {200: MemberSerializer, 400: OpenApiResponse(description="Why not.")}
+
+
+class _MemberChangeApi(APIView):
+    """POST: one change to one account (`pk`) by a team service, answered with the account.
+
+    Subclasses name the service (`change`) and, where it takes more, read it from the request
+    (`arguments`)."""
 
     permission_classes = [IsTeamManager]
-    parser_classes = [BoundedJSONParser]
+    change: Callable[..., User]
 
-    @extend_schema(
-        request=PositionSerializer,
-        responses={200: MemberSerializer, 400: OpenApiResponse(description="Why not.")},
-    )
+    def arguments(self, request: Request) -> dict:
+        return {}
+
+    @extend_schema(request=None, responses=MEMBER_ANSWERS)
     def post(self, request: Request, pk: int) -> Response:
         member = _member(pk)
-        position = request.data.get("position", "") if isinstance(request.data, dict) else ""
-        changed = api_call(
-            team.member_set_position, user=member, position=str(position), by=request.user
-        )
+        changed = api_call(self.change, user=member, by=request.user, **self.arguments(request))
         return Response(MemberSerializer(changed).data)
 
 
-class MemberDeactivateApi(APIView):
+class MemberPositionApi(_MemberChangeApi):
+    """Make an account an expert, a curator or a curator who manages the team."""
+
+    parser_classes = [BoundedJSONParser]
+    change = staticmethod(team.member_set_position)
+
+    def arguments(self, request: Request) -> dict:
+        position = request.data.get("position", "") if isinstance(request.data, dict) else ""
+        return {"position": str(position)}
+
+    @extend_schema(request=PositionSerializer, responses=MEMBER_ANSWERS)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class MemberDeactivateApi(_MemberChangeApi):
     """Deactivate an account: no more sign-in, sessions end, API tokens revoked."""
 
-    permission_classes = [IsTeamManager]
-
-    @extend_schema(
-        request=None,
-        responses={200: MemberSerializer, 400: OpenApiResponse(description="Why not.")},
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        changed = api_call(team.member_deactivate, user=_member(pk), by=request.user)
-        return Response(MemberSerializer(changed).data)
+    change = staticmethod(team.member_deactivate)
 
 
-class MemberReactivateApi(APIView):
+class MemberReactivateApi(_MemberChangeApi):
     """Let a deactivated account sign in again (its old tokens stay revoked)."""
 
-    permission_classes = [IsTeamManager]
-
-    @extend_schema(
-        request=None,
-        responses={200: MemberSerializer, 400: OpenApiResponse(description="Why not.")},
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        changed = api_call(team.member_reactivate, user=_member(pk), by=request.user)
-        return Response(MemberSerializer(changed).data)
+    change = staticmethod(team.member_reactivate)
 
 
 class InvitationListApi(generics.ListAPIView):
