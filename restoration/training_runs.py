@@ -821,7 +821,7 @@ def _register(run: TrainingRun, config: dict) -> None:
             ]
             training_data = {**run.data_manifest, "files": files}
             losses = {"points": run.losses, "per_10_steps": training.get("losses", [])}
-        start = _start_record(run)
+        start = training_selectors.training_run_start_record(run=run)
         notes = f"Trained from the UI by training run {run.pk}"
         if run.resumed_from_id:
             notes += f", resuming run {run.resumed_from_id}"
@@ -846,16 +846,6 @@ def _register(run: TrainingRun, config: dict) -> None:
         # Cancelled or recovered by the sweep meanwhile: the weights are still registered (a
         # curator may use them), and the run keeps the state it was moved to.
         TrainingRun.objects.filter(pk=run.pk).update(checkpoint=checkpoint)
-
-
-def _start_record(run: TrainingRun) -> dict | None:
-    """{"id", "name", "sha256"} of the checkpoint the run fine-tuned (name and sha256 empty if
-    it was deleted since), or None for a new network."""
-    pk = run.options.get("init_checkpoint")
-    if pk is None:
-        return None
-    start = ModelCheckpoint.objects.filter(pk=pk).first()
-    return {"id": pk, "name": start.name if start else "", "sha256": start.sha256 if start else ""}
 
 
 def training_run_cancel(*, run: TrainingRun, user: User) -> TrainingRun:

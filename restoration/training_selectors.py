@@ -88,3 +88,13 @@ def training_run_start(*, run: TrainingRun) -> ModelCheckpoint | None:
     registered (the run's options keep its id either way)."""
     pk = run.options.get("init_checkpoint")
     return ModelCheckpoint.objects.filter(pk=pk).first() if isinstance(pk, int) else None
+
+
+def training_run_start_record(*, run: TrainingRun) -> dict | None:
+    """{"id", "name", "sha256"} of the checkpoint a run fine-tunes (name and sha256 None once it
+    is deleted), or None for a new network."""
+    pk = run.options.get("init_checkpoint")
+    if pk is None:
+        return None
+    start = training_run_start(run=run)
+    return {"id": pk, "name": start and start.name, "sha256": start and start.sha256}

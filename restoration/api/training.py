@@ -71,15 +71,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         return {"id": run.checkpoint_id, "name": run.checkpoint.name}
 
     def get_start_from(self, run: TrainingRun) -> dict | None:
-        pk = run.options.get("init_checkpoint")
-        if pk is None:
-            return None
-        start = training_selectors.training_run_start(run=run)
-        return {
-            "id": pk,
-            "name": start.name if start else None,
-            "sha256": start.sha256 if start else None,
-        }
+        return training_selectors.training_run_start_record(run=run)
 
     def get_eta(self, run: TrainingRun) -> float | None:
         return progress.eta_seconds(run)

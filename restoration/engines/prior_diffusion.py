@@ -185,20 +185,12 @@ class PriorDiffusionEngine(Engine):
                     (work[y : y + size, x : x + size], work_strength[y : y + size, x : x + size])
                     for y, x in batch
                 ]
-                restored = self._expected(
-                    crops,
-                    samples,
-                    coarse,
-                    generator,
-                )
-                tiles = self._preview_tiles(restored, size)
-                on_progress(
-                    index + 1,
-                    total,
-                    preview=lambda batch=batch, tiles=tiles: self._preview_batch(
-                        canvas, batch, tiles
-                    ),
-                )
+                restored = self._expected(crops, samples, coarse, generator)
+
+                def preview(batch=batch, restored=restored):
+                    return self._preview_batch(canvas, batch, self._preview_tiles(restored, size))
+
+                on_progress(index + 1, total, preview=preview)
                 for corner, tile in zip(batch, restored, strict=True):
                     canvas.add(corner, sampling.to_uint8(tile))
                 continue

@@ -65,7 +65,7 @@ def _ema_update(ema, model, decay: float) -> None:
 
 def _initial_checkpoint(folder: str) -> dict:
     """Weights, config and lineage of the checkpoint a fine-tuning run starts from."""
-    import hashlib
+    from heritage.imaging import sha256_of
 
     path = Path(folder)
     if not path.exists():
@@ -75,7 +75,8 @@ def _initial_checkpoint(folder: str) -> dict:
     except checkpoint.CheckpointError as exc:
         raise ValueError(f"--init: {exc}") from exc
     path = path if path.is_dir() else path.parent
-    digest = hashlib.sha256((path / checkpoint.WEIGHTS).read_bytes()).hexdigest()
+    with (path / checkpoint.WEIGHTS).open("rb") as weights:
+        digest = sha256_of(weights)
     training = config.get("training", {})
     lineage = {
         "checkpoint": path.name,
