@@ -393,6 +393,7 @@ RESTORATION_ENGINES = {
         "BACKEND": "restoration.engines.navier_stokes.NavierStokesEngine",
         "OPTIONS": {},
     },
+    "harmonic": {"BACKEND": "restoration.engines.harmonic.HarmonicEngine", "OPTIONS": {}},
     "exemplar": {"BACKEND": "restoration.engines.exemplar.ExemplarEngine", "OPTIONS": {}},
     # Seed 000: needs a checkpoint (`make run` registers the shipped one). window: working size
     # in pixels (restored window by window around the damage); dtype: auto = float16 on CUDA.

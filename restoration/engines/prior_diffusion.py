@@ -177,7 +177,7 @@ class PriorDiffusionEngine(Engine):
         canvas = WindowedCanvas(work, work_strength > 0, size, height=height, width=width)
         generator = torch.Generator(self.device).manual_seed(int(seed))
 
-        coarse = self.backbone != "sd" and self.model.config.coarse_fill != "none"
+        coarse = "none" if self.backbone == "sd" else self.model.config.coarse_fill
         on_progress(0, total)
         for index, batch in enumerate(batches):
             if output == "expected":
@@ -246,7 +246,7 @@ class PriorDiffusionEngine(Engine):
             canvas.estimate(corner, tile)
         return canvas.render()
 
-    def _expected(self, crops, views: int, coarse: bool, generator):
+    def _expected(self, crops, views: int, coarse: str, generator):
         """(windows, 3, S, S) expected fills in [-1, 1] of (image, strength) window crops.
 
         Each estimate is averaged over `views` rotated and mirrored copies of its window (the 8

@@ -10,6 +10,7 @@ lost (a continuous mask, seed 002). All randomness comes from the numpy Generato
 from __future__ import annotations
 
 import csv
+import fnmatch
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,25 +221,36 @@ class Batch:
     coarse: np.ndarray | None = None
 
 
-COARSE_FILLS = ("none", "telea")
+COARSE_FILLS = ("none", "telea", "harmonic")
 # The `telea` engine's default neighbourhood radius: the coarse fill is that engine's output.
 TELEA_RADIUS = 5
 
 
-def coarse_fill(observed: np.ndarray, strength: np.ndarray) -> np.ndarray:
-    """Telea's fast-marching fill of every damaged pixel, (3, H, W) float32 in [-1, 1].
+def coarse_fill(observed: np.ndarray, strength: np.ndarray, method: str = "telea") -> np.ndarray:
+    """A classical fill of every damaged pixel, (3, H, W) float32 in [-1, 1].
 
     A smooth first guess of the damage from its border, computed from the intact pixels only;
-    networks that take it (UNetConfig.coarse_fill "telea") learn what to add to it.
+    networks that take one (UNetConfig.coarse_fill) learn what to add to it. "telea": Telea's
+    fast marching (the `telea` engine's output); "harmonic": membrane interpolation
+    (restoration.engines.harmonic), smoother and closer on average inside large holes.
     """
-    damaged = (strength > 0).astype(np.uint8) * 255
-    filled = cv2.inpaint(np.ascontiguousarray(observed), damaged, TELEA_RADIUS, cv2.INPAINT_TELEA)
-    return (filled.astype(np.float32) / 127.5 - 1).transpose(2, 0, 1)
+    damaged = strength > 0
+    if method == "telea":
+        mask = damaged.astype(np.uint8) * 255
+        filled = cv2.inpaint(np.ascontiguousarray(observed), mask, TELEA_RADIUS, cv2.INPAINT_TELEA)
+        filled = filled.astype(np.float32)
+    elif method == "harmonic":
+        from restoration.engines.harmonic import harmonic_fill
+
+        filled = harmonic_fill(observed, damaged)
+    else:
+        raise ValueError(f"Unknown coarse fill {method!r}; choose one of {', '.join(COARSE_FILLS)}")
+    return (filled / 127.5 - 1).transpose(2, 0, 1)
 
 
-def model_inputs(observed: np.ndarray, strength: np.ndarray, *, coarse: bool = False) -> dict:
+def model_inputs(observed: np.ndarray, strength: np.ndarray, *, coarse: str = "none") -> dict:
     """The network's conditioning for one image, channel-first float32 arrays keyed as `Batch`:
-    known, mask, structure, texture and, when `coarse`, the coarse fill."""
+    known, mask, structure, texture and, unless `coarse` is "none", that coarse fill."""
     structure = priors.structure_prior(observed, strength)
     texture = priors.texture_prior(observed, strength)
     known = (observed.astype(np.float32) / 127.5 - 1) * (1 - strength[..., None])
@@ -248,9 +260,30 @@ def model_inputs(observed: np.ndarray, strength: np.ndarray, *, coarse: bool = F
         "structure": structure.transpose(2, 0, 1),
         "texture": texture.transpose(2, 0, 1),
     }
-    if coarse:
-        inputs["coarse"] = coarse_fill(observed, strength)
+    if coarse != "none":
+        inputs["coarse"] = coarse_fill(observed, strength, coarse)
     return inputs
+
+
+def source_weights(sources: list[Source], oversample: dict[str, float]) -> np.ndarray | None:
+    """Sampling probabilities of the sources: an image whose file name matches a pattern of
+    `oversample` (fnmatch, e.g. "dh_*") gets that weight (the first match), others 1.
+    None when there is nothing to weight (every image equally likely).
+    Raises ValueError for a weight that is not positive or a pattern that matches nothing."""
+    if not oversample:
+        return None
+    weights = np.ones(len(sources))
+    for pattern, weight in oversample.items():
+        if not weight > 0:
+            raise ValueError(f"oversample weight of {pattern!r} must be positive, got {weight}")
+        if not any(fnmatch.fnmatch(source.name, pattern) for source in sources):
+            raise ValueError(f"oversample pattern {pattern!r} matches no training image")
+    for i, source in enumerate(sources):
+        for pattern, weight in oversample.items():
+            if fnmatch.fnmatch(source.name, pattern):
+                weights[i] = weight
+                break
+    return weights / weights.sum()
 
 
 def make_batch(
@@ -260,11 +293,17 @@ def make_batch(
     size: int,
     rng: np.random.Generator,
     mask_files: list[np.ndarray] | None = None,
-    coarse: bool = False,
+    coarse: str = "none",
+    weights: np.ndarray | None = None,
 ) -> Batch:
+    """`batch` damaged crops of random sources (drawn with probabilities `weights`, or
+    uniformly)."""
     parts: dict[str, list[np.ndarray]] = {}
     for _ in range(batch):
-        source = sources[int(rng.integers(0, len(sources)))]
+        if weights is None:
+            source = sources[int(rng.integers(0, len(sources)))]
+        else:
+            source = sources[int(rng.choice(len(sources), p=weights))]
         clean = augment(random_crop(source.image, size, rng), rng)
         strength = random_mask(size, rng, mask_files)
         observed = damage(clean, strength, rng)

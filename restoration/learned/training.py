@@ -48,9 +48,17 @@ class TrainOptions:
     max_minutes: float | None = None
     architecture: dict = field(default_factory=dict)
     threads: int | None = None
-    # Share of the samples whose noise level is drawn from the noisiest 30% of the schedule
-    # (the rest uniformly): those steps decide the fill's layout and colours.
+    # Share of the samples whose noise level is drawn from the noisy end of the schedule,
+    # from noisy_from * T to T (the rest uniformly): those steps decide the fill's layout and
+    # colours, and the last of them gives the "expected" output.
     high_noise: float = 0.0
+    noisy_from: float = 0.7
+    # Weight of 1 - SSIM of the restored damage (the intact pixels re-imposed, as the engine
+    # does) added to the squared error: 0 trains for the squared error alone.
+    ssim_weight: float = 0.0
+    # File-name pattern (fnmatch) -> sampling weight of the matching images (others 1), e.g.
+    # {"dh_*": 3} draws each Dunhuang crop three times as often as another image.
+    oversample: dict = field(default_factory=dict)
 
 
 def _ema_update(ema, model, decay: float) -> None:
@@ -113,10 +121,50 @@ def _tensors(batch: data.Batch, device):
     }
 
 
-def loss_fn(predicted, clean, mask):
-    """MSE of the clean-image prediction, mostly over the damage (known pixels are given)."""
+def loss_fn(predicted, clean, mask, *, ssim_weight: float = 0.0):
+    """MSE of the clean-image prediction, mostly over the damage (known pixels are given),
+    plus ssim_weight * (1 - SSIM of the damaged region) when ssim_weight > 0."""
     weight = 0.1 + 0.9 * (mask > 0).float()
-    return ((predicted - clean) ** 2 * weight).sum() / (weight.sum() * clean.shape[1])
+    loss = ((predicted - clean) ** 2 * weight).sum() / (weight.sum() * clean.shape[1])
+    if ssim_weight:
+        loss = loss + ssim_weight * (1 - damaged_ssim(predicted, clean, mask))
+    return loss
+
+
+def _gaussian_window(channels: int, device, dtype, sigma: float = 1.5, radius: int = 5):
+    import torch
+
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(channels, 1, -1, -1).contiguous()
+
+
+def damaged_ssim(predicted, clean, mask):
+    """Mean SSIM over the damaged pixels of the restoration (intact pixels re-imposed), with the
+    settings of restoration.metrics.ssim (Wang et al. 2004: Gaussian window sigma 1.5, 11 taps,
+    K1 0.01, K2 0.03), differentiable. Images (B, 3, H, W) in [-1, 1]; mask (B, 1, H, W)."""
+    from torch.nn import functional as F
+
+    damaged = (mask > 0).to(predicted.dtype)
+    x = (damaged * predicted + (1 - damaged) * clean + 1) / 2
+    y = (clean + 1) / 2
+    channels = x.shape[1]
+    window = _gaussian_window(channels, x.device, x.dtype)
+
+    def blur(image):
+        return F.conv2d(F.pad(image, (5, 5, 5, 5), mode="reflect"), window, groups=channels)
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x**2
+    var_y = blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = 0.01**2, 0.03**2
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+        (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+    )
+    per_pixel = ssim_map.mean(dim=1, keepdim=True)
+    return (per_pixel * damaged).sum() / damaged.sum().clamp(min=1.0)
 
 
 def sample_grid(model, batch: data.Batch, *, steps: int, seed: int, device) -> np.ndarray:
@@ -209,9 +257,14 @@ def train(
         manifest = _merge_manifests(resumed["training"].get("data", []), manifest)
     else:
         config = UNetConfig.from_dict({**NEW_NETWORK, **options.architecture})
-    coarse = config.coarse_fill != "none"
+    coarse = config.coarse_fill
     if not 0 <= options.high_noise <= 1:
         raise ValueError(f"high_noise must be between 0 and 1, got {options.high_noise}")
+    if not 0 <= options.noisy_from < 1:
+        raise ValueError(f"noisy_from must be in [0, 1), got {options.noisy_from}")
+    if options.ssim_weight < 0:
+        raise ValueError(f"ssim_weight must not be negative, got {options.ssim_weight}")
+    weights = data.source_weights(sources, options.oversample)
     if options.size % config.multiple:
         raise ValueError(f"--size must be a multiple of {config.multiple}, got {options.size}")
     # Initial weights from the seed. Layer constructors draw from torch's global generator;
@@ -301,6 +354,7 @@ def train(
                 rng=rng,
                 mask_files=mask_files,
                 coarse=coarse,
+                weights=weights,
             ),
             device,
         )
@@ -312,7 +366,9 @@ def train(
         T = config.num_train_timesteps
         t = torch.randint(0, T, (options.batch,), generator=generator)
         if options.high_noise:
-            noisy = torch.randint(int(0.7 * T), T, (options.batch,), generator=generator)
+            noisy = torch.randint(
+                int(options.noisy_from * T), T, (options.batch,), generator=generator
+            )
             pick = torch.rand(options.batch, generator=generator) < options.high_noise
             t = torch.where(pick, noisy, t)
         t = t.to(device)
@@ -327,7 +383,7 @@ def train(
             t,
             coarse=batch.get("coarse"),
         )
-        loss = loss_fn(predicted, batch["clean"], batch["mask"])
+        loss = loss_fn(predicted, batch["clean"], batch["mask"], ssim_weight=options.ssim_weight)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

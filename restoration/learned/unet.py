@@ -39,9 +39,10 @@ class UNetConfig:
     norm_groups: int = 16
     prior_channels: int = 16
     num_train_timesteps: int = 1000
-    # "telea": the network also takes Telea's fill of the damage (restoration.learned.data
-    # .coarse_fill) and predicts what to add to it: its output layer starts at zero, so an
-    # untrained network already restores as Telea does. "none" (earlier checkpoints): neither.
+    # "telea" or "harmonic": the network also takes that classical fill of the damage
+    # (restoration.learned.data.coarse_fill) and predicts what to add to it: its output layer
+    # starts at zero, so an untrained network already restores as that fill does. "none"
+    # (earlier checkpoints): neither.
     coarse_fill: str = "none"
 
     @property
@@ -133,8 +134,8 @@ class PriorGuidedUNet(nn.Module):
 
     Inputs (B, ., H, W), H and W multiples of `config.multiple`, images in [-1, 1]:
     x_t (3), known = damaged image with damage zeroed (3), mask (1, damage strength 0-1),
-    structure prior (2), texture prior (8); timesteps (B,) ints in [0, T); coarse (3, Telea's
-    fill of the damage) when `config.coarse_fill` is "telea".
+    structure prior (2), texture prior (8); timesteps (B,) ints in [0, T); coarse (3, the
+    classical fill of the damage named by `config.coarse_fill`) unless that is "none".
     """
 
     def __init__(self, config: UNetConfig | None = None):
@@ -146,9 +147,11 @@ class PriorGuidedUNet(nn.Module):
         self.time_proj = Timesteps(channels[0], flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embedding = TimestepEmbedding(channels[0], temb)
         p2 = config.patch_size**2
-        if config.coarse_fill not in ("none", "telea"):
-            raise ValueError(f"coarse_fill must be 'none' or 'telea', got {config.coarse_fill!r}")
-        inputs = 10 if config.coarse_fill == "telea" else 7
+        if config.coarse_fill not in ("none", "telea", "harmonic"):
+            raise ValueError(
+                f"coarse_fill must be 'none', 'telea' or 'harmonic', got {config.coarse_fill!r}"
+            )
+        inputs = 7 if config.coarse_fill == "none" else 10
         self.conv_in = nn.Conv2d(inputs * p2, channels[0], 3, padding=1)
         self.structure_encoder = PriorEncoder(
             STRUCTURE_CHANNELS * p2, config.prior_channels, levels

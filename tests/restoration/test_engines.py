@@ -1,4 +1,5 @@
-"""Tests for the classical engines (telea, navier_stokes, exemplar) and the Engine base class."""
+"""Tests for the classical engines (telea, navier_stokes, harmonic, exemplar) and the Engine
+base class."""
 
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from restoration.engines.registry import Registry
 CLASSICAL = {
     "telea": {"BACKEND": "restoration.engines.telea.TeleaEngine"},
     "navier_stokes": {"BACKEND": "restoration.engines.navier_stokes.NavierStokesEngine"},
+    "harmonic": {"BACKEND": "restoration.engines.harmonic.HarmonicEngine"},
     "exemplar": {"BACKEND": "restoration.engines.exemplar.ExemplarEngine"},
 }
 ENGINES = sorted(CLASSICAL)
@@ -258,6 +260,65 @@ def test_opencv_engines_match_a_whole_image_inpaint(name):
     whole = cv2.inpaint(image, mask.astype(np.uint8) * 255, 5, engine.flag)
     assert np.array_equal(result[mask], whole[mask])
     assert info == {"method": engine.method, "opencv": cv2.__version__, "batches": 3}
+
+
+def test_harmonic_fill_is_the_mean_of_its_neighbours_and_keeps_the_border_values():
+    from restoration.engines.harmonic import harmonic_fill
+
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
+    damaged = np.zeros((40, 50), bool)
+    damaged[5:30, 10:45] = damaged[35:, :8] = True  # one hole inside, one at the corner
+    filled = harmonic_fill(image, damaged).astype(np.float64)
+    assert np.array_equal(filled[~damaged], image[~damaged])
+    padded = np.pad(filled, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    neighbours = np.zeros_like(filled)
+    counts = np.zeros(damaged.shape)
+    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        inside = np.pad(np.ones(damaged.shape), 1)[1 + dy : 41 + dy, 1 + dx : 51 + dx]
+        neighbours += padded[1 + dy : 41 + dy, 1 + dx : 51 + dx] * inside[..., None]
+        counts += inside
+    # Laplace's equation on every damaged pixel; no flow across the image border.
+    mean = neighbours / counts[..., None]
+    assert np.abs(filled[damaged] - mean[damaged]).max() < 1e-3
+    # A linear ramp is harmonic: the fill continues it exactly, with no streaks.
+    ramp = np.repeat(np.linspace(0, 250, 50)[None, :, None], 40, axis=0).repeat(3, axis=2)
+    hole = np.zeros((40, 50), bool)
+    hole[10:30, 10:40] = True
+    assert np.abs(harmonic_fill(ramp, hole) - ramp).max() < 1e-3
+    assert np.array_equal(harmonic_fill(image, np.zeros((40, 50), bool)), image)
+    assert np.all(harmonic_fill(image, np.ones((40, 50), bool)) == 127.5)
+
+
+def test_harmonic_engine_matches_a_whole_image_fill_batch_by_batch():
+    from restoration.engines.harmonic import harmonic_fill
+
+    image = cv2.GaussianBlur(
+        np.random.default_rng(0).integers(0, 256, (300, 700, 3), np.uint8), (0, 0), 3
+    )
+    mask = np.zeros((300, 700), bool)
+    mask[40:60, 50:80] = mask[200:230, 600:640] = mask[100:110, 300:500] = True
+    steps = []
+    result, info = _engine("harmonic").restore(
+        image, mask, seed=0, params={}, on_progress=lambda s, n, *, preview=None: steps.append(s)
+    )
+    assert steps == [0, 1, 2, 3]
+    whole = np.round(harmonic_fill(image, mask)).astype(np.uint8)
+    assert np.array_equal(result, np.where(mask[..., None], whole, image))
+    assert info["batches"] == 3 and info["method"].startswith("harmonic")
+
+
+def test_harmonic_is_closer_than_telea_inside_large_holes_of_a_real_mural():
+    if MURALS is None:
+        pytest.skip("the shared mural images are not here")
+    with Image.open(sorted(MURALS.glob("*.jpg"))[0]) as opened:
+        mural = np.asarray(opened.convert("RGB"))[:256, :256].copy()
+    mask = masks.binary(masks.simulate("blocks", width=256, height=256, seed=3))
+    errors = {}
+    for name in ("telea", "harmonic"):
+        restored = pipeline.run(_engine(name), mural, mask, seed=0, params={}).image
+        errors[name] = np.abs(restored[mask].astype(int) - mural[mask]).mean()
+    assert errors["harmonic"] < errors["telea"]
 
 
 def test_clean_params_applies_defaults_and_converts_strings():

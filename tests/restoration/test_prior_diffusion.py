@@ -502,3 +502,134 @@ def test_expected_output_averages_rotated_and_mirrored_views_back_in_place(image
     # Telea's fill turns with the image up to the order it visits pixels in: a few levels. A view
     # left turned would put the fill of one part of the hole in another, tens of levels off.
     assert np.abs(averaged - telea)[mask].mean() < 4
+
+
+def test_ssim_loss_is_the_benchmarks_ssim_of_the_restored_damage():
+    from restoration import metrics
+    from restoration.learned.training import damaged_ssim, loss_fn
+
+    rng = np.random.default_rng(3)
+    clean = np.clip(np.cumsum(rng.random((48, 48, 3)) * 30, axis=1) % 256, 0, 255).astype(np.uint8)
+    guess = np.clip(clean + rng.normal(0, 25, clean.shape), 0, 255).astype(np.uint8)
+    mask = np.zeros((48, 48), bool)
+    mask[8:30, 12:40] = True
+
+    def tensor(image):
+        return torch.from_numpy(image.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+
+    restored = np.where(mask[..., None], guess, clean)
+    expected = metrics.ssim(clean, restored, mask)
+    m = torch.from_numpy(mask.astype(np.float32))[None, None]
+    # What the intact pixels hold in the prediction does not count: they are re-imposed.
+    assert float(damaged_ssim(tensor(guess), tensor(clean), m)) == pytest.approx(expected, abs=1e-4)
+    assert float(damaged_ssim(tensor(clean), tensor(clean), m)) == pytest.approx(1.0, abs=1e-5)
+    predicted = tensor(guess).requires_grad_()
+    plain = loss_fn(predicted, tensor(clean), m)
+    weighted = loss_fn(predicted, tensor(clean), m, ssim_weight=0.5)
+    assert float((weighted - plain).detach()) == pytest.approx(0.5 * (1 - expected), abs=1e-4)
+    weighted.backward()
+    assert predicted.grad[..., 8:30, 12:40].abs().sum() > 0
+
+
+def test_training_can_oversample_images_lean_on_the_noisy_end_and_add_the_ssim_loss(
+    image_folder, tmp_path, monkeypatch
+):
+    from restoration.learned import data
+
+    sources = data.load_folder(image_folder)
+    weights = data.source_weights(sources, {"m2*": 8})
+    assert weights.tolist() == pytest.approx([0.1, 0.1, 0.8])
+    assert data.source_weights(sources, {}) is None
+    drawn = []
+    crop = data.random_crop
+
+    def recording_crop(image, size, rng):
+        drawn.append(next(s.name for s in sources if s.image is image))
+        return crop(image, size, rng)
+
+    monkeypatch.setattr(data, "random_crop", recording_crop)
+    data.make_batch(sources, batch=60, size=16, rng=np.random.default_rng(0), weights=weights)
+    assert 0.65 < drawn.count("m2.png") / 60 < 0.95
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="matches no training image"):
+        data.source_weights(sources, {"nothing*": 2})
+    with pytest.raises(ValueError, match="positive"):
+        data.source_weights(sources, {"m1*": 0})
+
+    config = train(
+        _options(
+            image_folder,
+            tmp_path / "tuned",
+            steps=2,
+            high_noise=1.0,
+            noisy_from=0.95,
+            ssim_weight=0.1,
+            oversample={"m1*": 3},
+        ),
+        log=lambda _: None,
+    )
+    options = config["training"]["options"]
+    assert (options["noisy_from"], options["ssim_weight"], options["oversample"]) == (
+        0.95,
+        0.1,
+        {"m1*": 3},
+    )
+    for bad, message in (
+        ({"noisy_from": 1.0}, "noisy_from"),
+        ({"ssim_weight": -1.0}, "ssim_weight"),
+        ({"oversample": {"zz*": 2}}, "matches no training image"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            train(_options(image_folder, tmp_path / "bad", **bad), log=lambda _: None)
+
+
+def test_train_engine_command_checks_the_new_sampling_and_loss_options(image_folder, tmp_path):
+    out = tmp_path / "cmd"
+    base = ["train_engine", "prior_diffusion", "--data", str(image_folder), "--out", str(out)]
+    for extra, message in (
+        (["--oversample", "m1*"], "PATTERN=WEIGHT"),
+        (["--oversample", "m1*=-2"], "PATTERN=WEIGHT"),
+        (["--oversample", "=2"], "PATTERN=WEIGHT"),
+        (["--noisy-from", "1"], "--noisy-from"),
+        (["--ssim-weight", "-0.1"], "--ssim-weight"),
+    ):
+        with pytest.raises(CommandError, match=message):
+            call_command(*base, *extra)
+    assert not out.exists()
+    call_command(
+        *base,
+        *("--size", "16", "--steps", "1", "--batch", "2", "--channels", "16,16"),
+        *("--oversample", "m0*=2", "--high-noise", "0.5", "--noisy-from", "0.9"),
+        *("--ssim-weight", "0.05", "--sample-every", "5"),
+    )
+    options = json.loads((out / checkpoint.CONFIG).read_text())["training"]["options"]
+    assert options["oversample"] == {"m0*": 2.0}
+    assert (options["noisy_from"], options["ssim_weight"]) == (0.9, 0.05)
+
+
+def test_a_network_on_the_harmonic_fill_starts_as_the_harmonic_engine(image_folder, tmp_path):
+    from restoration.engines.harmonic import HarmonicEngine
+    from restoration.learned import data
+
+    out = tmp_path / "harmonic"
+    config = train(
+        _options(
+            image_folder, out, architecture={**TINY, "coarse_fill": "harmonic"}, lr=0.0, steps=1
+        ),
+        log=lambda _: None,
+    )
+    assert config["architecture"]["coarse_fill"] == "harmonic"
+    engine = PriorDiffusionEngine(checkpoint=str(out), options={"window": 64})
+    image, mask = _damaged(seed=5, size=(64, 64))
+    harmonic = HarmonicEngine().restore(
+        image, mask, seed=0, params={}, on_progress=lambda *a, **k: None
+    )
+    for output in ("expected", "sample"):
+        params = PriorDiffusionEngine.clean_params({"output": output, "steps": 2})
+        restored = engine.restore(
+            image, mask, seed=1, params=params, on_progress=lambda *a, **k: None
+        )
+        # Its learned part starts at zero: it restores exactly as the classical fill does.
+        assert np.abs(restored.image.astype(int) - harmonic.image.astype(int)).max() <= 1
+    with pytest.raises(ValueError, match="Unknown coarse fill"):
+        data.coarse_fill(image, mask.astype(np.float32), "navier")

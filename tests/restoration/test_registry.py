@@ -110,7 +110,8 @@ def test_engines_and_pipeline_import_no_django_nor_torch():
         """
         import sys
         import restoration.engines.colour, restoration.engines.exemplar
-        import restoration.engines.navier_stokes, restoration.engines.telea
+        import restoration.engines.harmonic, restoration.engines.navier_stokes
+        import restoration.engines.telea
         import restoration.engines.registry, restoration.pipeline
         print("django" in sys.modules, "torch" in sys.modules)
         """

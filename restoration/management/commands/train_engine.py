@@ -58,9 +58,10 @@ class Command(BaseCommand):
         parser.add_argument("--channels", help="U-Net widths per level, e.g. 64,96,128,192")
         parser.add_argument(
             "--coarse",
-            choices=("telea", "none"),
+            choices=("telea", "harmonic", "none"),
             default="telea",
-            help="give the network Telea's fill of the damage to improve on (default), or not",
+            help="the classical fill of the damage the network improves on: Telea's (default), "
+            "membrane interpolation (harmonic), or none",
         )
         parser.add_argument(
             "--mid-attention",
@@ -71,7 +72,28 @@ class Command(BaseCommand):
             "--high-noise",
             type=float,
             default=0.0,
-            help="share of samples drawn from the noisiest 30%% of the schedule (0-1)",
+            help="share of samples drawn from the noisy end of the schedule (0-1)",
+        )
+        parser.add_argument(
+            "--noisy-from",
+            type=float,
+            default=0.7,
+            help="where the noisy end of --high-noise starts, as a share of the schedule "
+            "(default 0.7: the noisiest 30%%)",
+        )
+        parser.add_argument(
+            "--ssim-weight",
+            type=float,
+            default=0.0,
+            help="add this weight times 1 - SSIM of the restored damage to the squared error",
+        )
+        parser.add_argument(
+            "--oversample",
+            action="append",
+            default=[],
+            metavar="PATTERN=WEIGHT",
+            help="draw training images whose file name matches PATTERN (e.g. 'dh_*') WEIGHT "
+            "times as often (repeatable)",
         )
         parser.add_argument(
             "--sd-model",
@@ -93,6 +115,22 @@ class Command(BaseCommand):
             raise CommandError("--steps and --batch must be at least 1, --size at least 16")
         if not 0 <= options["high_noise"] <= 1:
             raise CommandError("--high-noise must be between 0 and 1")
+        if not 0 <= options["noisy_from"] < 1:
+            raise CommandError("--noisy-from must be at least 0 and below 1")
+        if options["ssim_weight"] < 0:
+            raise CommandError("--ssim-weight must not be negative")
+        oversample = {}
+        for item in options["oversample"]:
+            pattern, _, weight = item.rpartition("=")
+            try:
+                value = float(weight)
+            except ValueError:
+                value = 0.0
+            if not pattern or not value > 0:
+                raise CommandError(
+                    f"--oversample takes PATTERN=WEIGHT with a positive weight, got {item!r}"
+                )
+            oversample[pattern] = value
         if options["init"] and (options["channels"] or options["mid_attention"]):
             raise CommandError(
                 "--init keeps the architecture of the checkpoint it starts from: "
@@ -126,6 +164,9 @@ class Command(BaseCommand):
             threads=options["threads"],
             architecture=architecture,
             high_noise=options["high_noise"],
+            noisy_from=options["noisy_from"],
+            ssim_weight=options["ssim_weight"],
+            oversample=oversample,
         )
         bar = tqdm(total=options["steps"], desc=options["engine"], unit="step", file=self.stderr)
         if options["sd_model"]:
