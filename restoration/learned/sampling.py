@@ -69,7 +69,7 @@ def inpaint(
     """Restore a batch: returns the clean estimate (B, 3, H, W) in [-1, 1], intact pixels kept.
 
     known: observed image in [-1, 1] attenuated by the damage; mask: damage strength (B, 1, H, W);
-    coarse: Telea's fill of the damage, for networks that take it.
+    coarse: the classical fill of the damage (UNetConfig.coarse_fill), for networks that take it.
     on_step(step, total, estimate): called after each step, estimate() gives the current
     clean-image prediction composited with the intact pixels (computed only when called).
     """

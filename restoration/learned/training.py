@@ -21,7 +21,7 @@ from restoration.learned import checkpoint, data
 ENGINE = "prior_diffusion"
 # What a network trained here gets unless its options say otherwise (UNetConfig's own defaults
 # describe checkpoints saved before these choices existed).
-NEW_NETWORK = {"coarse_fill": "telea"}
+NEW_NETWORK = {"coarse_fill": "harmonic"}
 
 
 @dataclass

@@ -224,9 +224,10 @@ def test_train_engine_command(image_folder, tmp_path):
         "2",
     )
     assert (out / checkpoint.WEIGHTS).is_file()
-    # New networks take Telea's fill of the damage by default, and the engine gives it to them.
+    # New networks take the harmonic fill of the damage by default, and the engine gives it to
+    # them.
     config = json.loads((out / checkpoint.CONFIG).read_text())
-    assert config["architecture"]["coarse_fill"] == "telea"
+    assert config["architecture"]["coarse_fill"] == "harmonic"
     image, mask = _damaged()
     engine = PriorDiffusionEngine(checkpoint=str(out), options={"window": 64})
     result = engine.restore(

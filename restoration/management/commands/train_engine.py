@@ -58,10 +58,10 @@ class Command(BaseCommand):
         parser.add_argument("--channels", help="U-Net widths per level, e.g. 64,96,128,192")
         parser.add_argument(
             "--coarse",
-            choices=("telea", "harmonic", "none"),
-            default="telea",
-            help="the classical fill of the damage the network improves on: Telea's (default), "
-            "membrane interpolation (harmonic), or none",
+            choices=("harmonic", "telea", "none"),
+            default="harmonic",
+            help="the classical fill of the damage the network improves on: membrane "
+            "interpolation (harmonic, default), Telea's, or none",
         )
         parser.add_argument(
             "--mid-attention",
