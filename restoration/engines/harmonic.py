@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from restoration.engines.base import Engine, ProgressCallback, Restored
-from restoration.engines.telea import region_batches
+from restoration.engines.telea import RegionFillEngine
 
 
 def harmonic_fill(observed: np.ndarray, damaged: np.ndarray) -> np.ndarray:
@@ -59,42 +58,28 @@ def harmonic_fill(observed: np.ndarray, damaged: np.ndarray) -> np.ndarray:
     return np.clip(result, 0, 255).astype(np.float32)
 
 
-class HarmonicEngine(Engine):
-    """Membrane interpolation: a smooth, conservative fill from the border of the damage."""
+class HarmonicEngine(RegionFillEngine):
+    """Membrane interpolation: a smooth, conservative fill from the border of the damage.
+
+    Batch by batch of nearby regions, as telea; info {"method", "scipy", "batches"}.
+    """
 
     name = "harmonic"
     version = "1"
     params: dict = {}
 
-    def restore(
-        self,
-        image: np.ndarray,
-        mask: np.ndarray,
-        *,
-        seed: int,
-        params: dict[str, Any],
-        on_progress: ProgressCallback,
-    ) -> Restored:
-        """Fill the damaged regions, batch by batch of nearby regions (as telea does).
+    def margin(self, params: dict[str, Any]) -> int:
+        # One pixel gives each damaged pixel its four neighbours inside the crop.
+        return 1
 
-        image (H, W, 3) uint8 RGB, mask (H, W) bool (True = damaged). Deterministic, so `seed`
-        is unused. Progress: (0, n), then one report per batch, the preview the whole image.
-        Returns the (H, W, 3) uint8 image with info {"method", "scipy", "batches"}.
-        """
+    def fill(self, crop: np.ndarray, damaged: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        return np.round(harmonic_fill(crop, damaged)).astype(np.uint8)
+
+    def info(self, batches: int) -> dict[str, Any]:
         import scipy
 
-        # A margin of one pixel gives each damaged pixel its four neighbours inside the crop.
-        batches = region_batches(mask, margin=1)
-        total = len(batches)
-        on_progress(0, total)
-        output = np.array(image, copy=True)
-        for step, (rows, cols, own) in enumerate(batches, start=1):
-            filled = harmonic_fill(image[rows, cols], mask[rows, cols])
-            output[rows, cols][own] = np.round(filled[own]).astype(np.uint8)
-            on_progress(step, total, preview=lambda: output)
-        info = {
+        return {
             "method": "harmonic (membrane) interpolation, scipy.sparse.linalg.spsolve",
             "scipy": scipy.__version__,
-            "batches": total,
+            "batches": batches,
         }
-        return Restored(output, info)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 import cv2
@@ -42,8 +43,58 @@ def region_batches(mask: np.ndarray, margin: int) -> list[tuple[slice, slice, np
     return batches
 
 
-class OpenCVInpaintEngine(Engine):
-    """Shared driver for OpenCV's `cv2.inpaint` methods; subclasses pick the flag."""
+class RegionFillEngine(Engine):
+    """Shared driver of engines that fill the damage batch by batch of nearby regions, each from
+    a crop around it; subclasses give the crop's margin, the fill of one crop and the info."""
+
+    @abstractmethod
+    def margin(self, params: dict[str, Any]) -> int:
+        """Pixels of context around each batch's regions that the fill reads."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def fill(self, crop: np.ndarray, damaged: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        """(h, w, 3) uint8 crop with its damaged (h, w) bool pixels filled."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def info(self, batches: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def restore(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        *,
+        seed: int,
+        params: dict[str, Any],
+        on_progress: ProgressCallback,
+    ) -> Restored:
+        """Fill the damaged regions, batch by batch of nearby regions.
+
+        image (H, W, 3) uint8 RGB, mask (H, W) bool (True = damaged). Deterministic, so `seed`
+        is unused. Progress: (0, n) first, then one report per batch of regions, the last with
+        step == n; the preview is the whole working image.
+        Returns the (H, W, 3) uint8 RGB image with the engine's info.
+        """
+        batches = region_batches(mask, margin=self.margin(params))
+        total = len(batches)
+        on_progress(0, total)
+        output = np.array(image, copy=True)
+        for step, (rows, cols, own) in enumerate(batches, start=1):
+            # The whole mask goes in, so other regions' damaged pixels are never read as
+            # known; only this batch's own pixels are written back.
+            filled = self.fill(np.ascontiguousarray(image[rows, cols]), mask[rows, cols], params)
+            output[rows, cols][own] = filled[own]
+            on_progress(step, total, preview=lambda: output)
+        return Restored(output, self.info(total))
+
+
+class OpenCVInpaintEngine(RegionFillEngine):
+    """Shared driver for OpenCV's `cv2.inpaint` methods; subclasses pick the flag.
+
+    params["radius"] in pixels; info {"method", "opencv", "batches"}.
+    """
 
     flag: ClassVar[int]
     method: ClassVar[str]
@@ -57,40 +108,16 @@ class OpenCVInpaintEngine(Engine):
         )
     }
 
-    def restore(
-        self,
-        image: np.ndarray,
-        mask: np.ndarray,
-        *,
-        seed: int,
-        params: dict[str, Any],
-        on_progress: ProgressCallback,
-    ) -> Restored:
-        """Inpaint the damaged regions, batch by batch of nearby regions.
-
-        image (H, W, 3) uint8 RGB, mask (H, W) bool (True = damaged); params["radius"] in
-        pixels. Deterministic, so `seed` is unused. Progress: (0, n) first, then one report
-        per batch of regions, the last with step == n; the preview is the whole working image.
-        Returns the (H, W, 3) uint8 RGB image with info {"method", "opencv", "batches"}.
-        """
-        radius = int(params["radius"])
+    def margin(self, params: dict[str, Any]) -> int:
         # cv2.inpaint reads known pixels up to `radius` away, so this margin gives each crop
         # the same neighbourhood it would have in a whole-image call.
-        batches = region_batches(mask, margin=radius + 2)
-        total = len(batches)
-        on_progress(0, total)
-        output = np.array(image, copy=True)
-        mask_u8 = mask.astype(np.uint8) * 255
-        for step, (rows, cols, own) in enumerate(batches, start=1):
-            # The whole mask goes in, so other regions' damaged pixels are never read as
-            # known; only this batch's own pixels are written back.
-            filled = cv2.inpaint(
-                np.ascontiguousarray(image[rows, cols]), mask_u8[rows, cols], radius, self.flag
-            )
-            output[rows, cols][own] = filled[own]
-            on_progress(step, total, preview=lambda: output)
-        info = {"method": self.method, "opencv": cv2.__version__, "batches": total}
-        return Restored(output, info)
+        return int(params["radius"]) + 2
+
+    def fill(self, crop: np.ndarray, damaged: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        return cv2.inpaint(crop, damaged.astype(np.uint8) * 255, int(params["radius"]), self.flag)
+
+    def info(self, batches: int) -> dict[str, Any]:
+        return {"method": self.method, "opencv": cv2.__version__, "batches": batches}
 
 
 class TeleaEngine(OpenCVInpaintEngine):
