@@ -262,8 +262,7 @@ def main() -> None:
             f"{label}: "
             f"{blocks[label]['psnr'] - blocks[reference]['psnr']:+.2f} dB PSNR, "
             f"{blocks[label]['ssim'] - blocks[reference]['ssim']:+.3f} SSIM"
-            for label in [*(name for name, _ in baselines if name != reference)]
-            + [label for label, _ in measured]
+            for label in [name for name, _ in baselines + measured if name != reference]
         )
 
     lines += [

@@ -310,22 +310,22 @@ sharp detail placed a few pixels off, so they favour the three diffusion engines
 navier_stokes, harmonic), which fill from the border inwards. harmonic, the smoothest fill that
 meets the border (every damaged pixel the mean of its neighbours), leads on PSNR and SSIM at every
 size and damage here; telea and navier_stokes are less than a dB apart from each other, a tie for
-practical purposes. On thin dust-like strands the border is never far away and diffusion is close
-to right: there the fast engines are hard to beat on any count. The TV ratio shows the other side:
-diffusion fills keep a fraction of the original's fine texture (ratio well below 1), least of all
-in the large blocks, where telea and navier_stokes leave radial smears and flat wedges of colour
-that an eye spots at once, and harmonic an even blur (the lowest ratio of all). Exemplar keeps the texture (ratio near 1) by copying intact
-patches from elsewhere in the image, which is why HaarPSI, a comparison of edge structure at
-several scales, can rank it first on the larger losses. But on large block losses (rectangles of
-5-25% of the side that merge into holes of a few hundred pixels) nothing tells it what was inside:
-it continues whichever texture dominates the border and repeats it. On the first image at 512 px
-(`dh_muralnet_000740`, seed 0) it fills the figure's hand and instrument with the wave stripes and
-leaf green of the background and cuts the contours of the halo and the drum. PSNR and SSIM score
-that below the diffusion smear; a restorer would too, for a different reason: a smear shows
-where the loss is, while confident wrong texture passes for original. On dust, exemplar's copied
-patches are noisier than the original (TV ratio near or above 1) and lose clearly. None of these
-engines knows anything about murals; they are baselines for the learned engines, and no number
-here says that a restoration is faithful."""
+practical purposes. On thin dust-like strands the border is never far away and diffusion is close to
+right: there the fast engines are hard to beat on any count. The TV ratio shows the other side:
+diffusion fills keep a fraction of the original's fine texture (ratio well below 1), least of all in
+the large blocks, where telea and navier_stokes leave radial smears and flat wedges of colour that
+an eye spots at once, and harmonic an even blur (the lowest ratio of all). Exemplar keeps the
+texture (ratio near 1) by copying intact patches from elsewhere in the image, which is why HaarPSI,
+a comparison of edge structure at several scales, can rank it first on the larger losses. But on
+large block losses (rectangles of 5-25% of the side that merge into holes of a few hundred pixels)
+nothing tells it what was inside: it continues whichever texture dominates the border and repeats
+it. On the first image at 512 px (`dh_muralnet_000740`, seed 0) it fills the figure's hand and
+instrument with the wave stripes and leaf green of the background and cuts the contours of the halo
+and the drum. PSNR and SSIM score that below the diffusion smear; a restorer would too, for a
+different reason: a smear shows where the loss is, while confident wrong texture passes for
+original. On dust, exemplar's copied patches are noisier than the original (TV ratio near or above
+1) and lose clearly. None of these engines knows anything about murals; they are baselines for the
+learned engines, and no number here says that a restoration is faithful."""
 
 
 def plot(

@@ -50,16 +50,14 @@ class RegionFillEngine(Engine):
     @abstractmethod
     def margin(self, params: dict[str, Any]) -> int:
         """Pixels of context around each batch's regions that the fill reads."""
-        raise NotImplementedError
 
     @abstractmethod
     def fill(self, crop: np.ndarray, damaged: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         """(h, w, 3) uint8 crop with its damaged (h, w) bool pixels filled."""
-        raise NotImplementedError
 
     @abstractmethod
     def info(self, batches: int) -> dict[str, Any]:
-        raise NotImplementedError
+        """What the result's provenance records (method, library version, batches)."""
 
     def restore(
         self,

@@ -244,7 +244,8 @@ def coarse_fill(observed: np.ndarray, strength: np.ndarray, method: str = "telea
 
         filled = harmonic_fill(observed, damaged)
     else:
-        raise ValueError(f"Unknown coarse fill {method!r}; choose one of {', '.join(COARSE_FILLS)}")
+        choices = ", ".join(COARSE_FILLS[1:])
+        raise ValueError(f"Unknown coarse fill {method!r}; choose one of {choices}")
     return (filled / 127.5 - 1).transpose(2, 0, 1)
 
 

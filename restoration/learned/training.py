@@ -255,6 +255,10 @@ def train(
         lineage = resumed["training"]["init"]
         config = UNetConfig.from_dict(resumed.get("architecture", {}))
         manifest = _merge_manifests(resumed["training"].get("data", []), manifest)
+    elif resumed.get("architecture"):
+        # A run continued keeps the network it saved, whatever this call's architecture options
+        # (or today's defaults for new networks) say.
+        config = UNetConfig.from_dict(resumed["architecture"])
     else:
         config = UNetConfig.from_dict({**NEW_NETWORK, **options.architecture})
     coarse = config.coarse_fill

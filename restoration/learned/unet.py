@@ -20,6 +20,7 @@ from diffusers.models.unets.unet_2d_blocks import UNetMidBlock2D, get_down_block
 from torch import nn
 from torch.nn import functional as F
 
+from restoration.learned.data import COARSE_FILLS
 from restoration.priors import STRUCTURE_CHANNELS, TEXTURE_CHANNELS
 
 
@@ -147,9 +148,9 @@ class PriorGuidedUNet(nn.Module):
         self.time_proj = Timesteps(channels[0], flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embedding = TimestepEmbedding(channels[0], temb)
         p2 = config.patch_size**2
-        if config.coarse_fill not in ("none", "telea", "harmonic"):
+        if config.coarse_fill not in COARSE_FILLS:
             raise ValueError(
-                f"coarse_fill must be 'none', 'telea' or 'harmonic', got {config.coarse_fill!r}"
+                f"coarse_fill must be one of {', '.join(COARSE_FILLS)}, got {config.coarse_fill!r}"
             )
         inputs = 7 if config.coarse_fill == "none" else 10
         self.conv_in = nn.Conv2d(inputs * p2, channels[0], 3, padding=1)

@@ -634,3 +634,25 @@ def test_a_network_on_the_harmonic_fill_starts_as_the_harmonic_engine(image_fold
         assert np.abs(restored.image.astype(int) - harmonic.image.astype(int)).max() <= 1
     with pytest.raises(ValueError, match="Unknown coarse fill"):
         data.coarse_fill(image, mask.astype(np.float32), "navier")
+
+
+def test_a_resumed_run_keeps_the_network_it_saved(image_folder, tmp_path):
+    # A run started with Telea's coarse fill (the default before harmonic) and continued with
+    # today's defaults must go on feeding Telea's fill, not switch silently.
+    out = tmp_path / "telea-run"
+    train(
+        _options(image_folder, out, architecture={**TINY, "coarse_fill": "telea"}, steps=1),
+        log=lambda _: None,
+    )
+    config = train(
+        _options(
+            image_folder,
+            out,
+            architecture={**TINY, "coarse_fill": "harmonic"},
+            steps=2,
+            resume=str(out),
+        ),
+        log=lambda _: None,
+    )
+    assert config["training"]["steps"] == 2
+    assert config["architecture"]["coarse_fill"] == "telea"

@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from restoration.learned.data import COARSE_FILLS
 from restoration.training_runs import TRAINABLE
 
 
@@ -58,7 +59,7 @@ class Command(BaseCommand):
         parser.add_argument("--channels", help="U-Net widths per level, e.g. 64,96,128,192")
         parser.add_argument(
             "--coarse",
-            choices=("harmonic", "telea", "none"),
+            choices=COARSE_FILLS,
             default="harmonic",
             help="the classical fill of the damage the network improves on: membrane "
             "interpolation (harmonic, default), Telea's, or none",
