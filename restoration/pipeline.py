@@ -84,8 +84,17 @@ def validate_inputs(
 
 def compose(original: np.ndarray, output: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """original where intact, output where damaged (mask True): every intact pixel is
-    byte-identical to the original. Arrays (H, W, 3) uint8 and (H, W) bool."""
-    return np.where(mask[..., None], output, original)
+    byte-identical to the original. Arrays (H, W, 3) uint8 and (H, W) bool.
+
+    Only the bounding box of the damage is merged: the rest is a plain copy of the original,
+    so a small damaged area in a huge image costs little more than that copy."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    composed = np.array(original, copy=True)
+    if rows.size:
+        cols = np.flatnonzero(mask.any(axis=0))
+        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        composed[box] = np.where(mask[box][..., None], output[box], original[box])
+    return composed
 
 
 def preview_jpeg(

@@ -83,9 +83,11 @@ def feather(size: int, overlap: int | None = None) -> np.ndarray:
 class WindowedCanvas:
     """The blend of restored windows over one (padded) image, and its live preview.
 
-    work: (H, W, 3) uint8 image; damaged: (H, W) bool, the pixels windows may write; the
-    preview and result are cut to (height, width), the image before padding. overlap: the
-    windows' overlap, over which the blending weights ramp (default: `feather`'s).
+    work: (H, W, 3) uint8 image (read, never written); damaged: (H, W) bool, the pixels windows
+    may write; the preview and result are cut to (height, width), the image before padding.
+    overlap: the windows' overlap, over which the blending weights ramp (default: `feather`'s).
+    The blend is kept only over the bounding box of the damage, the only pixels it can change,
+    so a small damaged area in a huge image costs memory and time in proportion to that area.
     """
 
     def __init__(
@@ -98,14 +100,46 @@ class WindowedCanvas:
         width: int,
         overlap: int | None = None,
     ):
-        self.output = np.array(work, copy=True)
-        self.damaged = damaged
+        self.output = work
         self.size = size
         self.height, self.width = height, width
         self.weight = feather(size, overlap)
-        self.accumulated = np.zeros(work.shape, np.float32)
-        self.weights = np.zeros(work.shape[:2], np.float32)
+        rows = np.flatnonzero(damaged.any(axis=1))
+        cols = np.flatnonzero(damaged.any(axis=0))
+        if rows.size:
+            self.box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+        else:
+            self.box = (0, 0, 0, 0)
+        top, bottom, left, right = self.box
+        self.damaged = damaged[top:bottom, left:right]
+        self.accumulated = np.zeros((bottom - top, right - left, 3), np.float32)
+        self.weights = np.zeros((bottom - top, right - left), np.float32)
         self.current: dict[tuple[int, int], np.ndarray] = {}
+
+    def _overlap(self, corner: tuple[int, int]) -> tuple[slice, slice, slice, slice] | None:
+        """(rows, cols) of the window at `corner` inside the box, then inside the window;
+        None when the window misses the box."""
+        top, bottom, left, right = self.box
+        y, x = corner
+        y0, y1 = max(y, top), min(y + self.size, bottom)
+        x0, x1 = max(x, left), min(x + self.size, right)
+        if y0 >= y1 or x0 >= x1:
+            return None
+        return (
+            slice(y0 - top, y1 - top),
+            slice(x0 - left, x1 - left),
+            slice(y0 - y, y1 - y),
+            slice(x0 - x, x1 - x),
+        )
+
+    def _blend(self, accumulated, weights, corner, tile) -> None:
+        spans = self._overlap(corner)
+        if spans is None:
+            return
+        rows, cols, tile_rows, tile_cols = spans
+        weight = self.weight[tile_rows, tile_cols]
+        accumulated[rows, cols] += tile[tile_rows, tile_cols].astype(np.float32) * weight[..., None]
+        weights[rows, cols] += weight
 
     def estimate(self, corner: tuple[int, int], tile: np.ndarray) -> None:
         """The current (unfinished) estimate of one window, shown by `render`."""
@@ -113,26 +147,22 @@ class WindowedCanvas:
 
     def add(self, corner: tuple[int, int], tile: np.ndarray) -> None:
         """A finished window (size, size, 3), blended in for good."""
-        y, x = corner
         self.current.pop(corner, None)
-        self.accumulated[y : y + self.size, x : x + self.size] += (
-            tile.astype(np.float32) * self.weight[..., None]
-        )
-        self.weights[y : y + self.size, x : x + self.size] += self.weight
+        self._blend(self.accumulated, self.weights, corner, tile)
 
     def _compose(self, accumulated: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        filled = accumulated / np.maximum(weights, 1e-6)[..., None]
+        top, bottom, left, right = self.box
         composed = np.array(self.output, copy=True)
         region = self.damaged & (weights > 0)
-        composed[region] = np.clip(np.rint(filled[region]), 0, 255).astype(np.uint8)
+        filled = accumulated[region] / weights[region][:, None]
+        composed[top:bottom, left:right][region] = np.clip(np.rint(filled), 0, 255).astype(np.uint8)
         return composed[: self.height, : self.width]
 
     def render(self) -> np.ndarray:
         """The whole image: finished windows and the current estimates in the damage."""
         accumulated, weights = self.accumulated.copy(), self.weights.copy()
-        for (y, x), tile in self.current.items():
-            accumulated[y : y + self.size, x : x + self.size] += tile * self.weight[..., None]
-            weights[y : y + self.size, x : x + self.size] += self.weight
+        for corner, tile in self.current.items():
+            self._blend(accumulated, weights, corner, tile)
         return self._compose(accumulated, weights)
 
     def result(self) -> np.ndarray:

@@ -17,7 +17,7 @@ from heritage import masks  # noqa: E402
 from restoration.engines.base import EngineError  # noqa: E402
 from restoration.engines.prior_diffusion import PriorDiffusionEngine  # noqa: E402
 from restoration.engines.telea import TeleaEngine  # noqa: E402
-from restoration.engines.windowing import windows  # noqa: E402
+from restoration.engines.windowing import WindowedCanvas, feather, windows  # noqa: E402
 from restoration.learned import checkpoint  # noqa: E402
 from restoration.learned.training import TrainOptions, train  # noqa: E402
 from restoration.learned.unet import PriorGuidedUNet, UNetConfig  # noqa: E402
@@ -201,6 +201,44 @@ def test_windows_cover_the_damage_and_follow_its_size_not_the_image_size():
     for y, x in big:
         covered[y : y + 256, x : x + 256] = True
     assert covered[mask].all()
+
+
+def test_the_canvas_of_a_huge_image_keeps_only_the_damaged_area_and_blends_as_before():
+    """Small damage in a 4096 x 4096 image: the blend is kept over the damage's bounding box
+    alone (not 260 MB of float buffers), and the result and previews are the full-image blend
+    of the windows, including windows that reach past the box."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (4096, 4096, 3), dtype=np.uint8)
+    damaged = np.zeros((4096, 4096), bool)
+    damaged[2100:2300, 1000:1150] = rng.random((200, 150)) < 0.5
+    size = 128
+    corners = windows(damaged, size)
+    tiles = {c: rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for c in corners}
+    canvas = WindowedCanvas(image, damaged, size, height=4096, width=4096)
+    assert canvas.accumulated.shape[:2] == (200, 150)
+    first, *rest = corners
+    canvas.estimate(first, tiles[first])
+    for corner in rest:
+        canvas.add(corner, tiles[corner])
+    preview = canvas.render()
+    canvas.add(first, tiles[first])
+    result = canvas.result()
+
+    # What a canvas over the whole image gives.
+    total = np.zeros((4096, 4096, 3), np.float64)
+    weights = np.zeros((4096, 4096), np.float64)
+    for (y, x), tile in tiles.items():
+        total[y : y + size, x : x + size] += tile * feather(size)[..., None]
+        weights[y : y + size, x : x + size] += feather(size)
+    expected = image.copy()
+    expected[damaged] = np.clip(np.rint(total[damaged] / weights[damaged][:, None]), 0, 255)
+    assert np.abs(result.astype(int) - expected).max() <= 1
+    assert np.array_equal(result[~damaged], image[~damaged])
+    assert np.array_equal(preview, result)  # the estimate shown is the tile later added
+    assert np.array_equal(
+        image[~damaged],
+        WindowedCanvas(image, damaged, size, height=4096, width=4096).result()[~damaged],
+    )
 
 
 def test_train_engine_command(image_folder, tmp_path):
