@@ -153,7 +153,8 @@ def lineage_totals(training: dict) -> tuple[int, float]:
 
 
 def learning_curve(snapshots: Path, images, measured_settings):
-    """(steps, minutes, [(PSNR, SSIM) per setting]) of each checkpoint folder in `snapshots`."""
+    """(folder name, steps, minutes, [(PSNR, SSIM) per setting]) of each checkpoint folder in
+    `snapshots`."""
     points = []
     folders = sorted(
         (p for p in snapshots.iterdir() if (p / "config.json").is_file()),
@@ -177,7 +178,7 @@ def learning_curve(snapshots: Path, images, measured_settings):
                     statistics.fmean(s["ssim"] for s in scores),
                 )
             )
-        points.append((steps, seconds / 60, cells))
+        points.append((folder.name, steps, seconds / 60, cells))
         print(f"snapshot {folder.name}", flush=True)
     return points
 
@@ -289,14 +290,16 @@ def main() -> None:
             f"Learning curve (blocks at 256, {args.curve_images} images; steps and minutes "
             "count those of the checkpoints a snapshot was fine-tuned from):",
             "",
-            "| training steps | minutes | "
+            "| snapshot | training steps | minutes | "
             + " | ".join(f"{label} PSNR | SSIM" for label, _ in curve_settings)
             + " |",
-            "|---|---|" + "---|---|" * len(curve_settings),
+            "|---|---|---|" + "---|---|" * len(curve_settings),
         ]
         lines += [
-            f"| {s} | {m:.0f} | " + " | ".join(f"{p:.2f} | {q:.3f}" for p, q in cells) + " |"
-            for s, m, cells in curve
+            f"| {name} | {s} | {m:.0f} | "
+            + " | ".join(f"{p:.2f} | {q:.3f}" for p, q in cells)
+            + " |"
+            for name, s, m, cells in curve
         ]
     write_section(args.out, marker=MARKER, section="\n".join(lines) + "\n")
     print("\n".join(lines))
