@@ -24,6 +24,7 @@ from restoration.engines.base import (
     StyleEngine,
 )
 from restoration.engines.colour import colour_correct
+from restoration.engines.windowing import bounding_box
 
 # Longest side of the live previews sent while a job runs (see `preview_jpeg`): large enough to
 # judge the estimate beside the input on the job page; progress.PREVIEW_BYTES_PER_SECOND
@@ -88,11 +89,9 @@ def compose(original: np.ndarray, output: np.ndarray, mask: np.ndarray) -> np.nd
 
     Only the bounding box of the damage is merged: the rest is a plain copy of the original,
     so a small damaged area in a huge image costs little more than that copy."""
-    rows = np.flatnonzero(mask.any(axis=1))
     composed = np.array(original, copy=True)
-    if rows.size:
-        cols = np.flatnonzero(mask.any(axis=0))
-        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    box = bounding_box(mask)
+    if box is not None:
         composed[box] = np.where(mask[box][..., None], output[box], original[box])
     return composed
 

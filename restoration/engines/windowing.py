@@ -15,6 +15,16 @@ import numpy as np
 OVERLAP = 64
 
 
+def bounding_box(damaged: np.ndarray) -> tuple[slice, slice] | None:
+    """(rows, cols) slices of the smallest rectangle holding every True pixel of an (H, W) bool
+    map; None when it holds none."""
+    rows = np.flatnonzero(damaged.any(axis=1))
+    if not rows.size:
+        return None
+    cols = np.flatnonzero(damaged.any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def windows(mask: np.ndarray, size: int, overlap: int | None = None) -> list[tuple[int, int]]:
     """Top-left corners of size x size windows that together cover every damaged pixel.
 
@@ -24,8 +34,10 @@ def windows(mask: np.ndarray, size: int, overlap: int | None = None) -> list[tup
     """
     height, width = mask.shape
     overlap = min(OVERLAP, size // 4) if overlap is None else overlap
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
+    box = bounding_box(mask)
+    if box is None:
+        return []
+    rows, cols = box
     stride = size - overlap
 
     def starts(first: int, last: int, extent: int) -> list[int]:
@@ -36,8 +48,8 @@ def windows(mask: np.ndarray, size: int, overlap: int | None = None) -> list[tup
         return sorted({min(max(begin + i * stride, 0), extent - size) for i in range(count)})
 
     found = []
-    for y in starts(int(rows[0]), int(rows[-1]), height):
-        for x in starts(int(cols[0]), int(cols[-1]), width):
+    for y in starts(rows.start, rows.stop - 1, height):
+        for x in starts(cols.start, cols.stop - 1, width):
             if mask[y : y + size, x : x + size].any():
                 found.append((y, x))
     return found
@@ -104,25 +116,20 @@ class WindowedCanvas:
         self.size = size
         self.height, self.width = height, width
         self.weight = feather(size, overlap)
-        rows = np.flatnonzero(damaged.any(axis=1))
-        cols = np.flatnonzero(damaged.any(axis=0))
-        if rows.size:
-            self.box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
-        else:
-            self.box = (0, 0, 0, 0)
-        top, bottom, left, right = self.box
-        self.damaged = damaged[top:bottom, left:right]
-        self.accumulated = np.zeros((bottom - top, right - left, 3), np.float32)
-        self.weights = np.zeros((bottom - top, right - left), np.float32)
+        self.box = bounding_box(damaged) or (slice(0, 0), slice(0, 0))
+        self.damaged = damaged[self.box]
+        self.accumulated = np.zeros((*self.damaged.shape, 3), np.float32)
+        self.weights = np.zeros(self.damaged.shape, np.float32)
         self.current: dict[tuple[int, int], np.ndarray] = {}
 
     def _overlap(self, corner: tuple[int, int]) -> tuple[slice, slice, slice, slice] | None:
         """(rows, cols) of the window at `corner` inside the box, then inside the window;
         None when the window misses the box."""
-        top, bottom, left, right = self.box
+        box_rows, box_cols = self.box
+        top, left = box_rows.start, box_cols.start
         y, x = corner
-        y0, y1 = max(y, top), min(y + self.size, bottom)
-        x0, x1 = max(x, left), min(x + self.size, right)
+        y0, y1 = max(y, top), min(y + self.size, box_rows.stop)
+        x0, x1 = max(x, left), min(x + self.size, box_cols.stop)
         if y0 >= y1 or x0 >= x1:
             return None
         return (
@@ -151,11 +158,10 @@ class WindowedCanvas:
         self._blend(self.accumulated, self.weights, corner, tile)
 
     def _compose(self, accumulated: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        top, bottom, left, right = self.box
         composed = np.array(self.output, copy=True)
         region = self.damaged & (weights > 0)
         filled = accumulated[region] / weights[region][:, None]
-        composed[top:bottom, left:right][region] = np.clip(np.rint(filled), 0, 255).astype(np.uint8)
+        composed[self.box][region] = np.clip(np.rint(filled), 0, 255).astype(np.uint8)
         return composed[: self.height, : self.width]
 
     def render(self) -> np.ndarray:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from restoration import pipeline
 from restoration.engines.base import Engine, EngineError, Param, Restored, StyleEngine
+from restoration.engines.windowing import bounding_box
 
 
 class PaintEngine(Engine):
@@ -82,6 +83,15 @@ def test_compose_keeps_the_original_outside_and_the_output_inside():
     composed = pipeline.compose(original, output, mask)
     assert np.array_equal(composed[~mask], original[~mask])
     assert np.array_equal(composed[mask], output[mask])
+
+
+def test_bounding_box_is_the_smallest_rectangle_around_the_damage():
+    damaged = np.zeros((40, 60), bool)
+    damaged[5, 7] = damaged[30, 50] = damaged[12, 20] = True
+    rows, cols = bounding_box(damaged)
+    assert (rows, cols) == (slice(5, 31), slice(7, 51))
+    assert damaged[rows, cols].sum() == damaged.sum()
+    assert bounding_box(np.zeros((40, 60), bool)) is None
 
 
 def test_validate_inputs_accepts_stored_uint8_masks():
