@@ -59,6 +59,12 @@ class TrainOptions:
     # File-name pattern (fnmatch) -> sampling weight of the matching images (others 1), e.g.
     # {"dh_*": 3} draws each Dunhuang crop three times as often as another image.
     oversample: dict = field(default_factory=dict)
+    # Add a border refiner of this width (UNetConfig.refiner_channels) to the network; with
+    # `init`, to the start's network (which must not have one), its other weights kept.
+    refiner: int = 0
+    # Train the border refiner only: the rest of the network keeps its weights (those of
+    # `init`) and the refiner learns to correct what that network restores.
+    refiner_only: bool = False
 
 
 def _ema_update(ema, model, decay: float) -> None:
@@ -248,6 +254,13 @@ def train(
         start = _initial_checkpoint(options.init)
         lineage = start["lineage"]
         config = UNetConfig.from_dict(start["config"].get("architecture", {}))
+        if options.refiner:
+            if config.refiner_channels:
+                raise ValueError(
+                    f"--refiner: {options.init} already has a border refiner "
+                    f"({config.refiner_channels} channels)"
+                )
+            config.refiner_channels = options.refiner
         manifest = _merge_manifests(start["config"].get("training", {}).get("data", []), manifest)
     elif "init" in resumed.get("training", {}):
         # A fine-tuning run continued: its network keeps the start's architecture, lineage and
@@ -260,7 +273,15 @@ def train(
         # (or today's defaults for new networks) say.
         config = UNetConfig.from_dict(resumed["architecture"])
     else:
-        config = UNetConfig.from_dict({**NEW_NETWORK, **options.architecture})
+        config = UNetConfig.from_dict(
+            {
+                **NEW_NETWORK,
+                **options.architecture,
+                **({"refiner_channels": options.refiner} if options.refiner else {}),
+            }
+        )
+    if options.refiner_only and not config.refiner_channels:
+        raise ValueError("--refiner-only needs a network with a border refiner (--refiner N)")
     coarse = config.coarse_fill
     if not 0 <= options.high_noise <= 1:
         raise ValueError(f"high_noise must be between 0 and 1, got {options.high_noise}")
@@ -277,11 +298,18 @@ def train(
         torch.manual_seed(options.seed)
         model = PriorGuidedUNet(config).to(device)
     if start is not None:
-        model.load_state_dict(start["model"].state_dict())
+        missing, unexpected = model.load_state_dict(start["model"].state_dict(), strict=False)
+        # Only a refiner added by this run may be missing from the start's weights.
+        if unexpected or any(not key.startswith("refiner.") for key in missing):
+            raise ValueError(f"--init: {options.init} does not match the network to train")
     ema = PriorGuidedUNet(config).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=0.0)
+    if options.refiner_only:
+        model.requires_grad_(False)
+        model.refiner.requires_grad_(True)
+    trained = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    optimiser = torch.optim.AdamW(trained, lr=options.lr, weight_decay=0.0)
     scheduler = sampling.training_scheduler(config.num_train_timesteps)
     rng = np.random.default_rng(options.seed)
     generator = torch.Generator(device).manual_seed(options.seed)
@@ -390,7 +418,7 @@ def train(
         loss = loss_fn(predicted, batch["clean"], batch["mask"], ssim_weight=options.ssim_weight)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimiser.step()
         step += 1
         _ema_update(ema, model, min(options.ema_decay, (1 + step) / (10 + step)))

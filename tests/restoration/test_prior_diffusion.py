@@ -694,3 +694,81 @@ def test_a_resumed_run_keeps_the_network_it_saved(image_folder, tmp_path):
     )
     assert config["training"]["steps"] == 2
     assert config["architecture"]["coarse_fill"] == "telea"
+
+
+def test_the_border_refiner_corrects_the_damage_only():
+    from restoration.learned.unet import BorderRefiner
+
+    refiner = BorderRefiner(8)
+    estimate = torch.rand(1, 3, 24, 24) * 2 - 1
+    known, mask = estimate.clone(), torch.zeros(1, 1, 24, 24)
+    mask[..., 6:14, 4:20] = 1.0
+    known = known * (1 - mask)
+    # Zero-initialised: it hands the estimate back as it is.
+    assert torch.equal(refiner(estimate, known, mask), estimate)
+    torch.nn.init.normal_(refiner.conv_out.weight, std=0.1)
+    refined = refiner(estimate, known, mask)
+    inside = mask.bool().expand_as(estimate)
+    assert torch.equal(refined[~inside], estimate[~inside])
+    assert (refined[inside] - estimate[inside]).abs().mean() > 1e-3
+
+
+def test_a_border_refiner_added_to_a_trained_network_learns_alone(trained, image_folder, tmp_path):
+    start = load_file(str(trained / checkpoint.WEIGHTS))
+    out = tmp_path / "refined"
+    config = train(
+        _options(
+            image_folder, out, init=str(trained), refiner=8, refiner_only=True, lr=1e-2, steps=3
+        ),
+        log=lambda _: None,
+    )
+    assert config["architecture"]["refiner_channels"] == 8
+    tuned = load_file(str(out / checkpoint.WEIGHTS))
+    added = {key for key in tuned if key.startswith("refiner.")}
+    assert added and set(tuned) - added == set(start)
+    # The U-Net keeps the start's weights; the refiner has learned a correction.
+    assert all(torch.equal(start[key], tuned[key]) for key in start)
+    assert tuned["refiner.conv_out.weight"].abs().sum() > 0
+
+    # Freshly added (learning rate 0), it restores exactly as the network it was added to.
+    fresh = tmp_path / "fresh"
+    train(
+        _options(image_folder, fresh, init=str(trained), refiner=8, lr=0.0, steps=1),
+        log=lambda _: None,
+    )
+    image, mask = _damaged(seed=3, size=(32, 32))
+    params = PriorDiffusionEngine.clean_params({"output": "expected"})
+    restored = [
+        PriorDiffusionEngine(checkpoint=str(folder), options={"window": 32})
+        .restore(image, mask, seed=1, params=params, on_progress=lambda *a, **k: None)
+        .image
+        for folder in (trained, fresh, out)
+    ]
+    assert np.array_equal(restored[0], restored[1])
+    assert np.array_equal(restored[2][~mask], image[~mask])
+    assert not np.array_equal(restored[2], restored[0])
+    # Samples are drawn without the refiner: the same as the start's, the U-Net being frozen.
+    params = PriorDiffusionEngine.clean_params({"output": "sample", "steps": 2})
+    sampled = [
+        PriorDiffusionEngine(checkpoint=str(folder), options={"window": 32})
+        .restore(image, mask, seed=1, params=params, on_progress=lambda *a, **k: None)
+        .image
+        for folder in (trained, out)
+    ]
+    assert np.array_equal(sampled[0], sampled[1])
+
+    with pytest.raises(ValueError, match="already has a border refiner"):
+        train(_options(image_folder, tmp_path / "x", init=str(out), refiner=8), log=lambda _: None)
+    with pytest.raises(ValueError, match="--refiner-only needs"):
+        train(_options(image_folder, tmp_path / "y", refiner_only=True), log=lambda _: None)
+    with pytest.raises(CommandError, match="--refiner must be"):
+        call_command(
+            "train_engine",
+            "prior_diffusion",
+            "--data",
+            str(image_folder),
+            "--out",
+            str(tmp_path / "z"),
+            "--refiner",
+            "-1",
+        )

@@ -70,6 +70,19 @@ class Command(BaseCommand):
             help="self-attention at the coarsest level (1/16 of the crop's side)",
         )
         parser.add_argument(
+            "--refiner",
+            type=int,
+            default=0,
+            metavar="CHANNELS",
+            help="add a full-resolution border refiner of this width (e.g. 32) after the U-Net; "
+            "with --init, to the network it starts from",
+        )
+        parser.add_argument(
+            "--refiner-only",
+            action="store_true",
+            help="train the border refiner only: the rest of the network keeps its weights",
+        )
+        parser.add_argument(
             "--high-noise",
             type=float,
             default=0.0,
@@ -120,6 +133,8 @@ class Command(BaseCommand):
             raise CommandError("--noisy-from must be at least 0 and below 1")
         if options["ssim_weight"] < 0:
             raise CommandError("--ssim-weight must not be negative")
+        if options["refiner"] < 0:
+            raise CommandError("--refiner must be 0 (none) or a number of channels")
         oversample = {}
         for item in options["oversample"]:
             pattern, _, weight = item.rpartition("=")
@@ -168,6 +183,8 @@ class Command(BaseCommand):
             noisy_from=options["noisy_from"],
             ssim_weight=options["ssim_weight"],
             oversample=oversample,
+            refiner=options["refiner"],
+            refiner_only=options["refiner_only"],
         )
         bar = tqdm(total=options["steps"], desc=options["engine"], unit="step", file=self.stderr)
         if options["sd_model"]:
