@@ -631,6 +631,7 @@ def test_train_engine_command_checks_the_new_sampling_and_loss_options(image_fol
         (["--oversample", "=2"], "PATTERN=WEIGHT"),
         (["--noisy-from", "1"], "--noisy-from"),
         (["--ssim-weight", "-0.1"], "--ssim-weight"),
+        (["--refiner", "-1"], "--refiner must be"),
     ):
         with pytest.raises(CommandError, match=message):
             call_command(*base, *extra)
@@ -737,38 +738,23 @@ def test_a_border_refiner_added_to_a_trained_network_learns_alone(trained, image
         log=lambda _: None,
     )
     image, mask = _damaged(seed=3, size=(32, 32))
-    params = PriorDiffusionEngine.clean_params({"output": "expected"})
-    restored = [
-        PriorDiffusionEngine(checkpoint=str(folder), options={"window": 32})
-        .restore(image, mask, seed=1, params=params, on_progress=lambda *a, **k: None)
-        .image
-        for folder in (trained, fresh, out)
-    ]
-    assert np.array_equal(restored[0], restored[1])
-    assert np.array_equal(restored[2][~mask], image[~mask])
-    assert not np.array_equal(restored[2], restored[0])
+
+    def restore(folder, **params):
+        engine = PriorDiffusionEngine(checkpoint=str(folder), options={"window": 32})
+        params = PriorDiffusionEngine.clean_params(params)
+        return engine.restore(
+            image, mask, seed=1, params=params, on_progress=lambda *a, **k: None
+        ).image
+
+    expected = [restore(folder, output="expected") for folder in (trained, fresh, out)]
+    assert np.array_equal(expected[0], expected[1])
+    assert np.array_equal(expected[2][~mask], image[~mask])
+    assert not np.array_equal(expected[2], expected[0])
     # Samples are drawn without the refiner: the same as the start's, the U-Net being frozen.
-    params = PriorDiffusionEngine.clean_params({"output": "sample", "steps": 2})
-    sampled = [
-        PriorDiffusionEngine(checkpoint=str(folder), options={"window": 32})
-        .restore(image, mask, seed=1, params=params, on_progress=lambda *a, **k: None)
-        .image
-        for folder in (trained, out)
-    ]
+    sampled = [restore(folder, output="sample", steps=2) for folder in (trained, out)]
     assert np.array_equal(sampled[0], sampled[1])
 
     with pytest.raises(ValueError, match="already has a border refiner"):
         train(_options(image_folder, tmp_path / "x", init=str(out), refiner=8), log=lambda _: None)
     with pytest.raises(ValueError, match="--refiner-only needs"):
         train(_options(image_folder, tmp_path / "y", refiner_only=True), log=lambda _: None)
-    with pytest.raises(CommandError, match="--refiner must be"):
-        call_command(
-            "train_engine",
-            "prior_diffusion",
-            "--data",
-            str(image_folder),
-            "--out",
-            str(tmp_path / "z"),
-            "--refiner",
-            "-1",
-        )
